@@ -1,0 +1,80 @@
+"""One mapping from errors to HTTP answers: {"error": {"code", "message", "details"?}}."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from commands.shipments import ScanBatchRejected
+from domain.errors import Conflict, DomainError, NotFound, RuleViolation
+
+log = logging.getLogger(__name__)
+
+
+class ReadModelLagging(Exception):
+    """The read model did not reach the caller's consistency token in time."""
+
+
+def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def _status_of(error: DomainError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Conflict):
+        return 409
+    if isinstance(error, RuleViolation):
+        return 422
+    return 400
+
+
+async def _domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    details = None
+    if isinstance(error, ScanBatchRejected):
+        details = [vars(item) for item in error.errors]
+    return JSONResponse(error_body(error.code, error.message, details), _status_of(error))
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    # Never echo the input back: it may hold personal data.
+    details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    if any(d["type"] == "json_invalid" for d in details):
+        return JSONResponse(error_body("malformed_json", "The body is not valid JSON."), 400)
+    return JSONResponse(error_body("invalid_request", "The request is invalid.", details), 422)
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
+        error.status_code, f"http_{error.status_code}"
+    )
+    return JSONResponse(
+        error_body(code, str(error.detail)), error.status_code, headers=error.headers
+    )
+
+
+async def _lagging(_: Request, __: Exception) -> JSONResponse:
+    body = error_body("read_model_lagging", "The read model has not caught up yet; retry.")
+    return JSONResponse(body, 503, headers={"Retry-After": "1"})
+
+
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.error("unhandled %s", type(error).__name__, exc_info=error)
+    return JSONResponse(error_body("internal_error", "Something went wrong on our side."), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ReadModelLagging, _lagging)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,84 @@
+"""Commands on shipments: booking (device key) and scans (device key)."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from api.deps import ContainerDep, DeviceDep
+from api.shipment_models import (
+    BookingIn,
+    BookingOut,
+    ScanBatchIn,
+    ScanBatchOut,
+    ScanIn,
+    ScanOut,
+    ScanRecordedOut,
+)
+from commands.shipments import Written
+from domain import waybill
+from domain.shipments import Scan
+from infra.partitioning import token_for
+
+router = APIRouter(prefix="/v1", tags=["shipments"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(min_length=8, max_length=100, description="Retrying with the same key books once."),
+]
+
+
+@router.post("/shipments", status_code=201, response_model=BookingOut)
+def book_shipment(
+    body: BookingIn,
+    container: ContainerDep,
+    device: DeviceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> BookingOut:
+    """Book a shipment; returns its waybill number (AWB)."""
+    booking_key = f"{device.key_id}:{idempotency_key}" if idempotency_key else None
+    booked = container.shipments.book(
+        body.to_domain(), actor=device.key_id, now=datetime.now(UTC), booking_key=booking_key
+    )
+    return BookingOut(awb=booked.awb, consistency_token=_token(container, booked.written))
+
+
+@router.post("/shipments/{awb}/scans", status_code=201, response_model=ScanRecordedOut)
+def record_scan(
+    awb: str, body: ScanIn, container: ContainerDep, device: DeviceDep, response: Response
+) -> ScanRecordedOut:
+    """Record one scan of a shipment. A repeated scan_id answers 200 with the first result."""
+    outcome, written = container.shipments.record_scan(
+        waybill.normalise(awb), _scan(body, device.key_id), datetime.now(UTC)
+    )
+    if not outcome.recorded:
+        response.status_code = 200
+    return ScanRecordedOut(**vars(outcome), consistency_token=_token(container, written))
+
+
+@router.post("/scans", status_code=201, response_model=ScanBatchOut)
+def record_scans(body: ScanBatchIn, container: ContainerDep, device: DeviceDep) -> ScanBatchOut:
+    """Record up to 500 scans at once: all are stored, or none (422 lists the bad items)."""
+    scans = [(waybill.normalise(item.awb), _scan(item, device.key_id)) for item in body.scans]
+    outcomes, written = container.shipments.record_scans(scans, datetime.now(UTC))
+    return ScanBatchOut(
+        scans=[ScanOut(**vars(o)) for o in outcomes],
+        consistency_token=_token(container, written),
+    )
+
+
+def _scan(body: ScanIn, actor: str) -> Scan:
+    return Scan(
+        scan_id=body.scan_id,
+        code=body.code,
+        scanned_at=body.scanned_at,
+        location=body.location,
+        actor=actor,
+        recipient_name=body.recipient_name,
+        recipient_relationship=body.recipient_relationship,
+        latitude=body.latitude,
+        longitude=body.longitude,
+    )
+
+
+def _token(container: ContainerDep, written: Written) -> str:
+    return token_for("shipments", written, container.settings.kafka_partitions)

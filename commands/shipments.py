@@ -1,0 +1,174 @@
+"""The shipments application: book shipments and record their scans."""
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import RecordConflictError, Recording
+
+from domain import waybill
+from domain.booking import Booking, check_booking
+from domain.errors import Conflict, NotFound, RuleViolation
+from domain.shipments import Scan, Shipment, Waybill
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 30
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where each written aggregate's last event landed: the read-your-writes token."""
+
+    positions: tuple[tuple[UUID, int], ...]
+
+    @classmethod
+    def of(cls, recordings: Sequence[Recording[UUID]]) -> "Written":
+        last: dict[UUID, int] = {}
+        for recording in recordings:
+            last[recording.domain_event.originator_id] = recording.notification.id
+        return cls(tuple(last.items()))
+
+
+@dataclass(frozen=True)
+class Booked:
+    shipment_id: UUID
+    awb: str
+    written: Written
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    awb: str
+    scan_id: UUID
+    recorded: bool  # False: this scan id was already recorded (a retried request)
+
+
+@dataclass(frozen=True)
+class ItemError:
+    index: int
+    code: str
+    message: str
+
+
+class ScanBatchRejected(RuleViolation):
+    """At least one scan of a batch broke a rule; nothing of the batch was stored."""
+
+    code = "scan_batch_rejected"
+
+    def __init__(self, errors: list[ItemError]) -> None:
+        super().__init__(f"{len(errors)} scan(s) rejected; nothing was recorded.")
+        self.errors = errors
+
+
+class Shipments(Application[UUID]):
+    name = "shipments"
+
+    def book(
+        self,
+        booking: Booking,
+        *,
+        actor: str,
+        now: datetime,
+        booking_key: str | None = None,
+        serials: Callable[[], int] = lambda: secrets.randbelow(waybill.SERIAL_LIMIT),
+    ) -> Booked:
+        """Book a shipment. A repeated booking key returns the first booking."""
+        check_booking(booking)
+        shipment_id = Shipment.create_id(booking_key) if booking_key else uuid4()
+        for _ in range(MAX_ATTEMPTS):
+            existing = self._existing_booking(shipment_id, booking)
+            if existing is not None:
+                return existing
+            awb = waybill.waybill_for(serials())
+            shipment = Shipment(
+                id=shipment_id,
+                awb=awb,
+                booking=booking.facts(),
+                booked_at=now,
+                booked_by=actor,
+            )
+            claim = Waybill(awb=awb, shipment_id=shipment_id)
+            try:
+                recordings = self.save(shipment, claim)
+            except RecordConflictError:
+                continue  # a concurrent retry of this booking, or an AWB already taken
+            return Booked(shipment_id, awb, Written.of(recordings))
+        raise Conflict("Could not book the shipment; try again.", code="booking_contention")
+
+    def _existing_booking(self, shipment_id: UUID, booking: Booking) -> Booked | None:
+        try:
+            shipment: Shipment = self.repository.get(shipment_id)
+        except AggregateNotFoundError:
+            return None
+        if not shipment.same_booking(booking):
+            raise Conflict(
+                "This idempotency key was used for a different booking.",
+                code="idempotency_key_reused",
+            )
+        return Booked(shipment_id, shipment.awb, Written(()))
+
+    def shipment(self, awb: str) -> Shipment:
+        """The shipment holding a waybill number, or NotFound."""
+        if not waybill.is_valid(awb):
+            raise RuleViolation(
+                "Not a valid waybill number (check digit mismatch or bad format).",
+                code="invalid_awb",
+            )
+        try:
+            claim: Waybill = self.repository.get(Waybill.create_id(awb))
+            shipment: Shipment = self.repository.get(claim.shipment_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"No shipment with waybill {awb}.", code="shipment_not_found") from None
+        return shipment
+
+    def record_scan(self, awb: str, scan: Scan, now: datetime) -> tuple[ScanOutcome, Written]:
+        """Record one scan; a retried scan id returns the first outcome."""
+
+        def attempt() -> tuple[ScanOutcome, Written]:
+            shipment = self.shipment(awb)
+            recorded = shipment.record_scan(scan, now)
+            recordings = self.save(shipment)
+            return ScanOutcome(awb, scan.scan_id, recorded), Written.of(recordings)
+
+        return _retry_on_conflict(attempt)
+
+    def record_scans(
+        self, scans: Sequence[tuple[str, Scan]], now: datetime
+    ) -> tuple[list[ScanOutcome], Written]:
+        """Record a batch of scans atomically: all are stored, or none."""
+        return _retry_on_conflict(lambda: self._record_scans_once(scans, now))
+
+    def _record_scans_once(
+        self, scans: Sequence[tuple[str, Scan]], now: datetime
+    ) -> tuple[list[ScanOutcome], Written]:
+        shipments: dict[str, Shipment] = {}
+        outcomes: list[ScanOutcome] = []
+        errors: list[ItemError] = []
+        for index, (awb, scan) in enumerate(scans):
+            try:
+                shipment = shipments.get(awb) or self.shipment(awb)
+                shipments[awb] = shipment
+                recorded = shipment.record_scan(scan, now)
+            except (RuleViolation, NotFound, Conflict) as error:
+                errors.append(ItemError(index, error.code, error.message))
+                continue
+            outcomes.append(ScanOutcome(awb, scan.scan_id, recorded))
+        if errors:
+            raise ScanBatchRejected(errors)
+        recordings = self.save(*shipments.values())
+        return outcomes, Written.of(recordings)
+
+
+def _retry_on_conflict(attempt: Callable[[], T]) -> T:
+    """Re-run a load-decide-save cycle when a concurrent writer got there first."""
+    for tries in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except RecordConflictError:
+            time.sleep(0.001 * secrets.randbelow(5 * (tries + 1)))
+    raise Conflict("Too much contention on these shipments; try again.", code="contention")

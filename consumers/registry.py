@@ -1,0 +1,29 @@
+"""Every projection the system runs, by name."""
+
+from types import ModuleType
+from typing import Any, Protocol
+
+from psycopg import Cursor
+
+from domain.public import PublicEvent
+from projections import tracking
+
+
+class Projection(Protocol):
+    NAME: str
+    CONTEXTS: tuple[str, ...]
+    TABLES: tuple[str, ...]
+    DDL: tuple[str, ...]
+
+    def apply(self, event: PublicEvent, cur: Cursor[Any]) -> None: ...
+
+
+_MODULES: tuple[ModuleType, ...] = (tracking,)
+PROJECTIONS: dict[str, Projection] = {module.NAME: module for module in _MODULES}
+
+
+def projection(name: str) -> Projection:
+    try:
+        return PROJECTIONS[name]
+    except KeyError:
+        raise SystemExit(f"unknown projection {name!r}; known: {sorted(PROJECTIONS)}") from None

@@ -1,0 +1,166 @@
+"""The projection runner: consumes a projection's topics in a consumer group and
+applies each batch in one PostgreSQL transaction, together with the highest
+notification id applied per (topic, partition). Anything at or below it is a
+redelivery or a republish, and is skipped. Kafka offsets are committed only after
+that transaction, so a crash anywhere replays, and replays change nothing.
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer, KafkaError, Message
+from psycopg import sql
+
+from consumers import generations
+from consumers.registry import Projection
+from domain.public import PublicEvent
+from infra.db import migration_lock
+from infra.kafka import consumer_config, topic_for
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+SWITCH_CHECK_S = 1.0
+
+
+def group_id(settings: Settings, projection: Projection, generation: int) -> str:
+    return f"{settings.topic_prefix}.projection.{projection.NAME}.g{generation}"
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        projection: Projection,
+        settings: Settings,
+        *,
+        generation: int | None = None,
+        follow_switches: bool = True,
+    ) -> None:
+        self.projection = projection
+        self.settings = settings
+        self.topics = [topic_for(settings, context) for context in projection.CONTEXTS]
+        self.follow_switches = follow_switches
+        self.conn = psycopg.connect(settings.require_database_url(), autocommit=True)
+        if generation is None:
+            with migration_lock(settings.require_database_url()):
+                generation = generations.ensure_generation(self.conn, projection)
+        self.generation = generation
+        self.consumer = self._subscribe()
+        self.applied = 0
+        self.skipped = 0
+        self._last_switch_check = time.monotonic()
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                self.step()
+                if self.follow_switches:
+                    self._follow_switch()
+        finally:
+            self.close()
+
+    def step(self, timeout: float = 0.1) -> int:
+        """Consume and apply one batch; the number of messages it held."""
+        messages = self.consumer.consume(self.settings.projection_batch_size, timeout)
+        events = [m for m in messages if not self._is_error(m)]
+        if events:
+            self._apply(events)
+            self.consumer.commit(asynchronous=True)
+        return len(events)
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        return generations.positions(self.conn, self.projection, self.generation)
+
+    def close(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except Exception:  # nothing consumed yet, or the broker is gone: offsets are advisory
+            log.debug("final offset commit skipped", exc_info=True)
+        self.consumer.close()
+        self.conn.close()
+
+    def _subscribe(self) -> Consumer:
+        consumer = Consumer(
+            consumer_config(
+                self.settings, group_id(self.settings, self.projection, self.generation)
+            )
+        )
+        consumer.subscribe(self.topics)
+        return consumer
+
+    def _apply(self, messages: list[Message]) -> None:
+        schema = sql.Identifier(generations.schema_name(self.projection, self.generation))
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(schema))
+            positions = self._lock_positions(cur, messages)
+            for message in messages:
+                key = _source(message)
+                notification_id = _notification_id(message)
+                if notification_id <= positions.get(key, 0):
+                    self.skipped += 1
+                    continue
+                self.projection.apply(PublicEvent.from_json(message.value() or b""), cur)
+                positions[key] = notification_id
+                self.applied += 1
+            cur.executemany(
+                """INSERT INTO positions (topic, partition, notification_id) VALUES (%s, %s, %s)
+                   ON CONFLICT (topic, partition)
+                   DO UPDATE SET notification_id = EXCLUDED.notification_id""",
+                [(topic, partition, nid) for (topic, partition), nid in positions.items()],
+            )
+
+    def _lock_positions(
+        self, cur: psycopg.Cursor[Any], messages: list[Message]
+    ) -> dict[tuple[str, int], int]:
+        """Lock this batch's partition rows: two consumers mid-rebalance cannot both apply."""
+        keys = sorted({_source(m) for m in messages})
+        cur.executemany(
+            """INSERT INTO positions (topic, partition, notification_id) VALUES (%s, %s, 0)
+               ON CONFLICT DO NOTHING""",
+            keys,
+        )
+        cur.execute(
+            """SELECT topic, partition, notification_id FROM positions
+               WHERE (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[]))
+               ORDER BY topic, partition FOR UPDATE""",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+        return {(topic, partition): nid for topic, partition, nid in cur.fetchall()}
+
+    def _is_error(self, message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return False
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error on %s: %s", self.projection.NAME, error)
+        return True
+
+    def _follow_switch(self) -> None:
+        """After a rebuild switched generations, continue on the new one."""
+        if time.monotonic() - self._last_switch_check < SWITCH_CHECK_S:
+            return
+        self._last_switch_check = time.monotonic()
+        active = generations.active_generation(self.conn, self.projection)
+        if active is not None and active != self.generation:
+            log.info("%s switched to generation %s", self.projection.NAME, active)
+            self.consumer.close()
+            self.generation = active
+            self.consumer = self._subscribe()
+
+
+def _source(message: Message) -> tuple[str, int]:
+    topic, partition = message.topic(), message.partition()
+    assert topic is not None
+    assert partition is not None
+    return topic, partition
+
+
+def _notification_id(message: Message) -> int:
+    headers = message.headers() or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for name, value in pairs:
+        if name == "notification_id" and value is not None:
+            return int(value)
+    raise ValueError(f"message at {message.topic()}/{message.partition()} has no notification_id")

@@ -1,0 +1,82 @@
+"""What a booking holds, and the rules a booking must satisfy today."""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from domain.areas import is_known_area
+from domain.errors import RuleViolation
+
+SERVICES = frozenset({"REG", "YES", "OKE", "JTR"})
+COD_SERVICES = frozenset({"REG", "OKE", "JTR"})
+COD_MAX_RUPIAH = 5_000_000
+JTR_MIN_GRAMS = 10_000
+PARCEL_MAX_GRAMS = 70_000
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    phone: str
+    address: str
+    area: str
+
+
+@dataclass(frozen=True)
+class Parcel:
+    weight_grams: int
+    length_cm: int
+    width_cm: int
+    height_cm: int
+    declared_value: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Booking:
+    service: str
+    shipper: Party
+    receiver: Party
+    parcel: Parcel
+    cod_amount: int | None = None
+
+    def facts(self) -> dict[str, Any]:
+        """The booking as plain data, as it is stored on the Booked event."""
+        return asdict(self)
+
+
+def check_booking(booking: Booking) -> None:
+    """Raise RuleViolation for the first rule the booking breaks."""
+    if booking.service not in SERVICES:
+        raise RuleViolation(
+            f"Unknown service {booking.service!r}; expected one of {sorted(SERVICES)}.",
+            code="unknown_service",
+        )
+    for role, party in (("shipper", booking.shipper), ("receiver", booking.receiver)):
+        if not is_known_area(party.area):
+            raise RuleViolation(f"Unknown {role} area code {party.area!r}.", code="unknown_area")
+    _check_weight(booking.service, booking.parcel.weight_grams)
+    if booking.cod_amount is not None:
+        _check_cod(booking.service, booking.cod_amount)
+
+
+def _check_weight(service: str, grams: int) -> None:
+    if service == "JTR" and grams < JTR_MIN_GRAMS:
+        raise RuleViolation("JTR trucking takes parcels of 10 kg or more.", code="weight_too_low")
+    if service != "JTR" and grams > PARCEL_MAX_GRAMS:
+        raise RuleViolation(
+            f"{service} takes parcels up to 70 kg; use JTR for heavier goods.",
+            code="weight_too_high",
+        )
+
+
+def _check_cod(service: str, amount: int) -> None:
+    if service not in COD_SERVICES:
+        raise RuleViolation(
+            f"Cash on delivery is offered on {sorted(COD_SERVICES)} only, not {service}.",
+            code="cod_not_available",
+        )
+    if not 1 <= amount <= COD_MAX_RUPIAH:
+        raise RuleViolation(
+            "A COD amount must be between Rp 1 and Rp 5,000,000 per waybill.",
+            code="cod_amount_out_of_range",
+        )

@@ -1,0 +1,29 @@
+"""One hierarchy of domain errors; the API maps each family to an HTTP status."""
+
+
+class DomainError(Exception):
+    """A command was refused. `code` is stable and machine-readable."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The command clashes with the current state (retrying it unchanged will not help)."""
+
+    code = "conflict"
+
+
+class RuleViolation(DomainError):
+    """The command breaks a business rule."""
+
+    code = "rule_violation"

@@ -1,0 +1,132 @@
+"""The Shipment aggregate: booked once, then scanned through the network.
+
+Scans may arrive late (a hub uploads hours after the courier): the history is
+ordered by scan time. A delivered or returned shipment is closed: no scan timed
+after the closing scan is accepted, and there is only one closing scan.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.booking import Booking
+from domain.errors import Conflict, RuleViolation
+from domain.scans import SCAN_CODES, TERMINAL_KINDS, ScanKind
+
+SHIPMENT_NAMESPACE = UUID("5b0f7e43-86a7-4f44-9d84-4d0a8a2b2f61")
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scan as a device reports it."""
+
+    scan_id: UUID
+    code: str
+    scanned_at: datetime
+    location: str
+    actor: str
+    recipient_name: str | None = None
+    recipient_relationship: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Shipment(Aggregate):
+    @staticmethod
+    def create_id(booking_key: str) -> UUID:
+        """Deterministic id: booking twice with one key clashes instead of duplicating."""
+        return uuid5(SHIPMENT_NAMESPACE, booking_key)
+
+    @event("Booked")
+    def __init__(
+        self, id: UUID, awb: str, booking: dict[str, Any], booked_at: datetime, booked_by: str
+    ) -> None:
+        self.awb = awb
+        self.booking = booking
+        self.booked_at = booked_at
+        self.booked_by = booked_by
+        self.scan_ids: set[UUID] = set()
+        self.closed_at: datetime | None = None
+        self.failed_attempts = 0
+
+    def same_booking(self, booking: Booking) -> bool:
+        return self.booking == booking.facts()
+
+    def record_scan(self, scan: Scan, now: datetime) -> bool:
+        """Decide on a scan; False if this scan id was already recorded (a retry)."""
+        if scan.scan_id in self.scan_ids:
+            return False
+        kind = self._check_scan(scan, now)
+        self._scan_recorded(
+            scan_id=scan.scan_id,
+            code=scan.code,
+            kind=kind.value,
+            scanned_at=scan.scanned_at,
+            location=scan.location,
+            actor=scan.actor,
+            recipient_name=scan.recipient_name,
+            recipient_relationship=scan.recipient_relationship,
+            latitude=scan.latitude,
+            longitude=scan.longitude,
+            recorded_at=now,
+        )
+        return True
+
+    def _check_scan(self, scan: Scan, now: datetime) -> ScanKind:
+        known = SCAN_CODES.get(scan.code)
+        if known is None:
+            raise RuleViolation(f"Unknown scan code {scan.code!r}.", code="unknown_scan_code")
+        if scan.scanned_at > now + CLOCK_SKEW:
+            raise RuleViolation("A scan cannot be timed in the future.", code="scan_in_future")
+        if scan.scanned_at < self.booked_at - CLOCK_SKEW:
+            raise RuleViolation("A scan cannot precede the booking.", code="scan_before_booking")
+        if known.kind is ScanKind.DELIVERED and not scan.recipient_name:
+            raise RuleViolation("A delivery needs the recipient's name.", code="pod_incomplete")
+        if self.closed_at is not None and (
+            known.kind in TERMINAL_KINDS or scan.scanned_at >= self.closed_at
+        ):
+            raise Conflict("The shipment is already delivered or returned.", code="shipment_closed")
+        if known.kind is ScanKind.RETURNED_TO_SHIPPER and self.failed_attempts == 0:
+            raise RuleViolation(
+                "A shipment is returned only after a failed delivery.",
+                code="return_without_failed_delivery",
+            )
+        return known.kind
+
+    @event("ScanRecorded")
+    def _scan_recorded(
+        self,
+        scan_id: UUID,
+        code: str,
+        kind: str,
+        scanned_at: datetime,
+        location: str,
+        actor: str,
+        recipient_name: str | None,
+        recipient_relationship: str | None,
+        latitude: float | None,
+        longitude: float | None,
+        recorded_at: datetime,
+    ) -> None:
+        self.scan_ids.add(scan_id)
+        if kind == ScanKind.DELIVERY_FAILED:
+            self.failed_attempts += 1
+        if kind in TERMINAL_KINDS:
+            self.closed_at = scanned_at
+
+
+class Waybill(Aggregate):
+    """Claims an AWB for one shipment; the event store's version check keeps AWBs unique."""
+
+    @staticmethod
+    def create_id(awb: str) -> UUID:
+        return uuid5(SHIPMENT_NAMESPACE, f"awb:{awb}")
+
+    @event("Issued")
+    def __init__(self, awb: str, shipment_id: UUID) -> None:
+        self.awb = awb
+        self.shipment_id = shipment_id

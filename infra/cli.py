@@ -1,0 +1,155 @@
+"""The `jalur` command: start the whole system or any one process, and operator tasks."""
+
+import logging
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from infra.settings import Settings
+
+cli = typer.Typer(no_args_is_help=True, help="Jalur: the courier's event-sourced backend.")
+keys_cli = typer.Typer(no_args_is_help=True, help="Device API keys for hub scanners and couriers.")
+projections_cli = typer.Typer(no_args_is_help=True, help="Read models.")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(projections_cli, name="projections")
+console = Console()
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+@cli.command()
+def up() -> None:
+    """Start everything: embedded PostgreSQL and broker unless configured, API, relay, consumers."""
+    from infra.supervisor import up as run_up
+
+    run_up(Settings())
+
+
+@cli.command()
+def api() -> None:
+    """Serve the HTTP API over HTTPS."""
+    from infra.tls import ensure_certificate, serve_https
+
+    settings = Settings()
+    cert, key = settings.tls_cert, settings.tls_key
+    if cert is None or key is None:
+        cert, key = ensure_certificate(settings.state_dir)
+    serve_https("api.app:create_app", settings.api_host, settings.api_port, cert, key)
+
+
+@cli.command()
+def relay() -> None:
+    """Publish every stored event to Kafka (one active relay per application)."""
+    from infra.bootstrap import build_applications
+    from infra.relay import Relay
+
+    settings = Settings()
+    stop = stop_on_signals()
+    shipments = build_applications(settings)
+    Relay(shipments, settings).run(stop)
+
+
+@cli.command()
+def consume(name: str) -> None:
+    """Run one projection consumer (scale out by starting more)."""
+    from consumers.registry import projection
+    from consumers.runner import ProjectionRunner
+    from infra.bootstrap import build_applications
+
+    settings = Settings()
+    stop = stop_on_signals()
+    build_applications(settings)
+    ProjectionRunner(projection(name), settings).run(stop)
+
+
+@keys_cli.command("create")
+def keys_create(
+    hub: Annotated[str, typer.Option(help="Hub code, e.g. CGK10000.")],
+    label: Annotated[str, typer.Option(help="What the key is for.")] = "",
+) -> None:
+    """Create a device key; the secret is printed once and never stored."""
+    from infra.keys import create_key
+
+    with _connect() as conn:
+        key_id, secret = create_key(conn, hub, label)
+    console.print(f"key id: {key_id}\nsecret: {secret}\n(store the secret now; it is not kept)")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List device keys (never their secrets)."""
+    from infra.keys import list_keys
+
+    table = Table("key id", "hub", "label", "created", "revoked")
+    with _connect() as conn:
+        for key in list_keys(conn):
+            table.add_row(
+                key.key_id, key.hub_code, key.label, str(key.created_at), str(key.revoked_at or "")
+            )
+    console.print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a device key at once."""
+    from infra.keys import revoke_key
+
+    with _connect() as conn:
+        if not revoke_key(conn, key_id):
+            raise typer.Exit(f"no active key {key_id}")  # type: ignore[arg-type]
+    console.print(f"revoked {key_id}")
+
+
+@projections_cli.command("rebuild")
+def projections_rebuild(name: str) -> None:
+    """Rebuild a read model from the start beside the live one, then switch readers over."""
+    from consumers.rebuild import rebuild
+    from consumers.registry import projection
+    from infra.bootstrap import build_applications
+
+    settings = Settings()
+    build_applications(settings)
+    stop = stop_on_signals()
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"rebuilding {name}", total=None)
+        generation = rebuild(
+            projection(name),
+            settings,
+            stop,
+            lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(f"{name}: generation {generation} is live")
+
+
+def _connect() -> psycopg.Connection[tuple[object, ...]]:
+    from infra.db import create_infra_tables
+
+    conn = psycopg.connect(Settings().require_database_url(), autocommit=True)
+    create_infra_tables(conn)
+    return conn
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=Settings().log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("eventsourcing").setLevel(logging.WARNING)
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""API keys for hub scanners and courier devices.
+
+A key is 256 random bits shown once; only its SHA-256 is stored (a slow password
+hash buys nothing for a secret this long and would slow every scan).
+"""
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+HUB_CODE = re.compile(r"[A-Z]{3}\d{5}")
+
+
+@dataclass(frozen=True)
+class Device:
+    key_id: str
+    hub_code: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    hub_code: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def create_key(conn: psycopg.Connection[Any], hub_code: str, label: str = "") -> tuple[str, str]:
+    """Create a key for a hub; returns (key id, the secret, shown only now)."""
+    if HUB_CODE.fullmatch(hub_code) is None:
+        raise ValueError("a hub code looks like CGK10000 (city code and five digits)")
+    key_id = "key_" + secrets.token_hex(6)
+    secret = f"jlk_{secrets.token_urlsafe(32)}"
+    conn.execute(
+        "INSERT INTO api_keys (key_id, key_hash, hub_code, label) VALUES (%s, %s, %s, %s)",
+        (key_id, _digest(secret), hub_code, label),
+    )
+    return key_id, secret
+
+
+def revoke_key(conn: psycopg.Connection[Any], key_id: str) -> bool:
+    cur = conn.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL",
+        (key_id,),
+    )
+    return cur.rowcount == 1
+
+
+def list_keys(conn: psycopg.Connection[Any]) -> list[KeyRecord]:
+    rows = conn.execute(
+        "SELECT key_id, hub_code, label, created_at, revoked_at FROM api_keys ORDER BY created_at"
+    ).fetchall()
+    return [KeyRecord(*row) for row in rows]
+
+
+def authenticate(pool: ConnectionPool, secret: str) -> Device | None:
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT key_id, hub_code FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+            (_digest(secret),),
+        ).fetchone()
+    return Device(*row) if row else None

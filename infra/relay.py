@@ -1,0 +1,198 @@
+"""The outbox relay: follows an application's notification log and produces every
+event to its Kafka topic, in notification order, advancing its position (kept in
+PostgreSQL) only after the broker acknowledged every message of a batch.
+
+Losing the broker's memory is detected with a marker: a random number committed as
+the offset of a private consumer group. A broker that forgot it forgot our events
+too, so the relay recreates the topics and republishes from the start; consumers
+skip what they already applied.
+"""
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, cast
+
+import psycopg
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import Notification
+
+from domain.public import to_public
+from infra.kafka import consumer_config, ensure_topics, producer_config, topic_for
+from infra.partitioning import partition_for
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+MARKER_REFRESH_S = 3600.0  # re-commit so a real cluster never expires the marker group
+
+
+class PublishFailed(Exception):
+    pass
+
+
+class Relay:
+    def __init__(self, app: Application[Any], settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.topic = topic_for(settings, app.name)
+        self.lock_key = 9_100_000 + sum(app.name.encode())
+        self.conn: psycopg.Connection[Any] | None = None
+        self.producer: Producer | None = None
+        self.position = 0
+        self.marker = 0
+        self.published = 0
+
+    def run(self, stop: threading.Event) -> None:
+        self.conn = psycopg.connect(self.settings.require_database_url(), autocommit=True)
+        try:
+            if not self._become_leader(stop):
+                return
+            self._check_broker()
+            last_check = time.monotonic()
+            while not stop.is_set():
+                if time.monotonic() - last_check > self.settings.relay_check_interval_s:
+                    self._check_broker()
+                    last_check = time.monotonic()
+                if not self.relay_once():
+                    stop.wait(self.settings.relay_poll_interval_s)
+        finally:
+            self._close_producer(flush=True)
+            self.conn.close()
+
+    def relay_once(self) -> bool:
+        """Publish the next batch; False when there was nothing to publish."""
+        notifications = self.app.recorder.select_notifications(
+            start=self.position + 1, limit=self.settings.relay_batch_size
+        )
+        if not notifications:
+            return False
+        try:
+            self._publish(notifications)
+        except (PublishFailed, KafkaException) as error:
+            log.warning("publishing failed (%s); checking the broker and retrying", error)
+            self._close_producer(flush=False)
+            time.sleep(0.5)
+            self._check_broker()
+            return True
+        self._save_position(notifications[-1].id)
+        self.published += len(notifications)
+        return True
+
+    def _become_leader(self, stop: threading.Event) -> bool:
+        assert self.conn is not None
+        while not stop.is_set():
+            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()
+            if row and row[0]:
+                log.info("relay for %s is active", self.app.name)
+                return True
+            stop.wait(1.0)
+        return False
+
+    def _publish(self, notifications: Sequence[Notification]) -> None:
+        producer = self._producer()
+        failures: list[KafkaError] = []
+
+        def on_delivery(error: KafkaError | None, _message: object) -> None:
+            if error is not None:
+                failures.append(error)
+
+        for notification in notifications:
+            self._produce(producer, notification, on_delivery)
+        if producer.flush(30) > 0 or failures:
+            raise PublishFailed(str(failures[:1]) or "flush timed out")
+
+    def _produce(self, producer: Producer, notification: Notification, on_delivery: Any) -> None:
+        domain_event = cast(DomainEvent, self.app.mapper.to_domain_event(notification))
+        public = to_public(domain_event)
+        headers = {
+            "event_type": public.type,
+            "schema_version": str(public.schema_version),
+            "source_application": self.app.name,
+            "notification_id": str(notification.id),
+            "aggregate_version": str(public.aggregate_version),
+            "timestamp": public.occurred_at,
+        }
+        while True:
+            try:
+                producer.produce(
+                    self.topic,
+                    key=public.aggregate_id.encode(),
+                    value=public.to_json(),
+                    partition=partition_for(
+                        domain_event.originator_id, self.settings.kafka_partitions
+                    ),
+                    headers=list(headers.items()),
+                    on_delivery=on_delivery,
+                )
+                return
+            except BufferError:
+                producer.poll(0.05)
+
+    def _check_broker(self) -> None:
+        """Republish from the start if the broker no longer holds our marker."""
+        assert self.conn is not None
+        self.conn.execute("SELECT 1")  # also proves we still hold the leadership session
+        stored = self.conn.execute(
+            "SELECT notification_id, broker_marker FROM relay_positions WHERE application = %s",
+            (self.app.name,),
+        ).fetchone()
+        self.position, self.marker = stored if stored else (0, 0)
+        group = f"{self.settings.topic_prefix}.relay-marker.{self.app.name}"
+        marker_client = Consumer(consumer_config(self.settings, group))
+        try:
+            partition = TopicPartition(self.topic, 0)
+            committed = marker_client.committed([partition], timeout=10)[0].offset
+            if committed == self.marker and committed > 0:
+                self._refresh_marker(marker_client)
+                return
+            log.warning(
+                "the broker does not hold the relay's marker for %s: republishing from the start",
+                self.topic,
+            )
+            self._close_producer(flush=False)
+            ensure_topics(self.settings, [self.topic])
+            marker = secrets.randbelow(2**52) + 1
+            marker_client.commit(
+                offsets=[TopicPartition(self.topic, 0, marker)], asynchronous=False
+            )
+            self.position, self.marker = 0, marker
+            self._save_position(0)
+        finally:
+            marker_client.close()
+
+    def _refresh_marker(self, marker_client: Consumer) -> None:
+        if time.monotonic() - getattr(self, "_refreshed", 0.0) > MARKER_REFRESH_S:
+            offset = TopicPartition(self.topic, 0, self.marker)
+            marker_client.commit(offsets=[offset], asynchronous=False)
+            self._refreshed = time.monotonic()
+
+    def _save_position(self, notification_id: int) -> None:
+        assert self.conn is not None
+        self.conn.execute(
+            """INSERT INTO relay_positions (application, notification_id, broker_marker)
+               VALUES (%s, %s, %s)
+               ON CONFLICT (application) DO UPDATE
+               SET notification_id = EXCLUDED.notification_id,
+                   broker_marker = EXCLUDED.broker_marker""",
+            (self.app.name, notification_id, self.marker),
+        )
+        self.position = notification_id
+
+    def _producer(self) -> Producer:
+        if self.producer is None:
+            self.producer = Producer(producer_config(self.settings))
+        return self.producer
+
+    def _close_producer(self, *, flush: bool) -> None:
+        if self.producer is None:
+            return
+        if flush:
+            self.producer.flush(10)
+        else:
+            self.producer.purge()
+            self.producer.flush(1)
+        self.producer = None
