@@ -133,6 +133,27 @@ def projections_rebuild(name: str) -> None:
     console.print(f"{name}: generation {generation} is live")
 
 
+@projections_cli.command("verify")
+def projections_verify(name: str) -> None:
+    """Replay the event store into a scratch schema and compare it with the live read model."""
+    from consumers.registry import projection
+    from consumers.verify import verify
+    from infra.bootstrap import build_applications
+
+    settings = Settings()
+    shipments = build_applications(settings)
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        differences = verify(conn, projection(name), [shipments])
+    for difference in differences:
+        console.print(
+            f"{difference.table}: {difference.missing} row(s) missing, "
+            f"{difference.unexpected} unexpected"
+        )
+    if differences:
+        raise typer.Exit(1)
+    console.print(f"{name} equals a fresh replay of the event store")
+
+
 def _connect() -> psycopg.Connection[tuple[object, ...]]:
     from infra.db import create_infra_tables
 

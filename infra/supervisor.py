@@ -1,0 +1,179 @@
+"""`jalur up`: the whole system on one machine with no configuration.
+
+Starts what settings leave out (an embedded PostgreSQL, an embedded broker, a self-signed
+certificate), then runs the API, the relay and every projection consumer as child
+processes, exactly as a deployment would run them one by one (`jalur api`, ...), so that
+nothing works here that would not work there.
+
+Children run in their own process groups: Ctrl-C reaches only this supervisor, which then
+stops everything in order (children first, then the broker and the database they use),
+instead of racing a terminal-wide SIGINT. A child that dies is restarted with backoff.
+"""
+
+import contextlib
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from consumers.registry import PROJECTIONS
+from infra.embedded import EmbeddedBroker, EmbeddedPostgres
+from infra.settings import Settings
+from infra.tls import ensure_certificate
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_GRACE_S = 10.0
+RESTART_MAX_DELAY_S = 30.0
+HEALTHY_AFTER_S = 60.0  # a child that ran this long starts its backoff again at 1 s
+POLL_INTERVAL_S = 0.5
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    failures: int = 0
+    started_at: float = 0.0
+    restart_at: float = 0.0
+
+
+def up(settings: Settings) -> None:
+    """Run everything until Ctrl-C or SIGTERM, then stop it all and return."""
+    stop = threading.Event()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_stop_on_signals(stop))
+        env = _start_services(settings, stack)
+        children = _children()
+        _print_urls(settings, env)
+        try:
+            _supervise(children, env, stop)
+        finally:
+            _terminate(children)
+    log.info("stopped")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _children() -> list[Child]:
+    programs = [["api"], ["relay"], *(["consume", name] for name in PROJECTIONS)]
+    return [Child(" ".join(args), [sys.executable, "-m", "infra.cli", *args]) for args in programs]
+
+
+def _start_services(settings: Settings, stack: contextlib.ExitStack) -> dict[str, str]:
+    """Start whatever settings leave out; return the children's environment."""
+    state_dir = settings.state_dir.expanduser().resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    database_url = settings.database_url
+    if not database_url:
+        postgres = EmbeddedPostgres.start(state_dir / "postgres")
+        stack.callback(postgres.stop)
+        database_url = postgres.url
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap:
+        broker = EmbeddedBroker.start(state_dir / "logs")
+        stack.callback(broker.stop)  # runs before postgres.stop: callbacks unwind in reverse
+        bootstrap = broker.bootstrap
+    cert, key = settings.tls_cert, settings.tls_key
+    if cert is None or key is None:
+        cert, key = ensure_certificate(state_dir)
+    return {
+        **os.environ,
+        "JALUR_DATABASE_URL": database_url,
+        "JALUR_KAFKA_BOOTSTRAP": bootstrap,
+        "JALUR_TLS_CERT": str(Path(cert).resolve()),
+        "JALUR_TLS_KEY": str(Path(key).resolve()),
+    }
+
+
+def _print_urls(settings: Settings, env: dict[str, str]) -> None:
+    host = settings.api_host
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (displaying, not binding)
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    api = f"https://{host}:{settings.api_port}"
+    print(
+        f"Jalur is starting (Ctrl-C stops everything):\n"
+        f"  API          {api}\n"
+        f"  API docs     {api}/docs\n"
+        f"  database     {mask_password(env['JALUR_DATABASE_URL'])}\n"
+        f"  broker       {env['JALUR_KAFKA_BOOTSTRAP']}\n"
+        f"  certificate  {env['JALUR_TLS_CERT']}",
+        flush=True,
+    )
+
+
+def mask_password(url: str) -> str:
+    """The URL or key=value DSN with any password replaced by ***."""
+    url = re.sub(r"(://[^:/@?]*:)[^@/?]*@", r"\1***@", url)
+    return re.sub(r"(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", url, flags=re.IGNORECASE)
+
+
+def _supervise(children: list[Child], env: dict[str, str], stop: threading.Event) -> None:
+    for child in children:
+        _spawn(child, env)
+    while not stop.wait(POLL_INTERVAL_S):
+        now = time.monotonic()
+        for child in children:
+            if child.process is None:
+                if now >= child.restart_at:
+                    _spawn(child, env)
+            elif (code := child.process.poll()) is not None:
+                _schedule_restart(child, code, now)
+
+
+def _spawn(child: Child, env: dict[str, str]) -> None:
+    child.process = subprocess.Popen(child.argv, env=env, process_group=0)  # noqa: S603
+    child.started_at = time.monotonic()
+    log.info("started %s (pid %d)", child.name, child.process.pid)
+
+
+def _schedule_restart(child: Child, code: int, now: float) -> None:
+    if now - child.started_at >= HEALTHY_AFTER_S:
+        child.failures = 0
+    delay = min(RESTART_MAX_DELAY_S, 2.0**child.failures)
+    child.failures += 1
+    child.process = None
+    child.restart_at = now + delay
+    log.warning("%s exited with code %d; restarting in %.0f s", child.name, code, delay)
+
+
+def _terminate(children: list[Child]) -> None:
+    """SIGTERM every running child, wait up to STOP_GRACE_S in all, then SIGKILL the rest."""
+    running = [c for c in children if c.process is not None and c.process.poll() is None]
+    for child in running:
+        _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for child in running:
+        assert child.process is not None
+        try:
+            child.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s; killing it", child.name, STOP_GRACE_S)
+            _signal_group(child, signal.SIGKILL)
+            child.process.wait()
+
+
+def _signal_group(child: Child, signum: signal.Signals) -> None:
+    # The child leads its own group (process_group=0), so this also reaches its children.
+    assert child.process is not None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.process.pid, signum)

@@ -1,0 +1,296 @@
+"""The HTTP API in-process against the real database and broker: commands, public
+tracking, read-your-writes, and bad input that changes nothing."""
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from consumers.registry import projection
+from consumers.runner import ProjectionRunner
+from domain.waybill import waybill_for
+from infra.bootstrap import Container, bootstrap
+from infra.keys import create_key, revoke_key
+from infra.relay import Relay
+from infra.settings import Settings
+
+
+@dataclass
+class Api:
+    client: TestClient
+    headers: dict[str, str]
+    container: Container
+    key_id: str
+
+    def stored_events(self) -> int:
+        return self.container.shipments.recorder.max_notification_id() or 0
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    container = bootstrap(settings)
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        key_id, secret = create_key(conn, "CGK10000", "test scanner")
+    stop = threading.Event()
+    workers = [
+        Relay(container.shipments, settings),
+        ProjectionRunner(projection("tracking"), settings),
+    ]
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    with TestClient(create_app(container)) as client:
+        yield Api(client, {"X-API-Key": secret}, container, key_id)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    container.close()
+
+
+def booking_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "service": "REG",
+        "shipper": {
+            "name": "Budi Santoso",
+            "phone": "081234567890",
+            "address": "Jl. Merdeka 17",
+            "area": "CGK10110",
+        },
+        "receiver": {
+            "name": "Siti Aminah",
+            "phone": "081298765432",
+            "address": "Jl. Pemuda 9",
+            "area": "SUB60111",
+        },
+        "parcel": {
+            "weight_grams": 1200,
+            "length_cm": 20,
+            "width_cm": 15,
+            "height_cm": 10,
+            "declared_value": 250000,
+        },
+        "cod_amount": 75000,
+    }
+    body.update(changes)
+    return body
+
+
+def scan_body(code: str, seconds_ago: int, **extra: Any) -> dict[str, Any]:
+    """A scan timed just before now: within the 5 minutes of clock skew allowed around a booking."""
+    at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return {
+        "scan_id": str(uuid4()),
+        "code": code,
+        "scanned_at": at.isoformat(),
+        "location": "SUB60111",
+        **extra,
+    }
+
+
+def book(api: Api) -> str:
+    response = api.client.post("/v1/shipments", json=booking_body(), headers=api.headers)
+    assert response.status_code == 201, response.text
+    awb: str = response.json()["awb"]
+    return awb
+
+
+def test_a_booking_is_tracked_publicly_with_names_masked_and_cities_only(api: Api) -> None:
+    booked = api.client.post("/v1/shipments", json=booking_body(), headers=api.headers).json()
+    scan = api.client.post(
+        f"/v1/shipments/{booked['awb']}/scans", json=scan_body("PU1", 30), headers=api.headers
+    ).json()
+
+    response = api.client.get(
+        f"/v1/track/{booked['awb']}", params={"consistency_token": scan["consistency_token"]}
+    )
+
+    assert response.status_code == 200
+    tracked = response.json()
+    assert tracked["status"] == "picked_up"
+    assert (tracked["origin_city"], tracked["destination_city"]) == ("JAKARTA", "SURABAYA")
+    assert (tracked["shipper_name"], tracked["receiver_name"]) == ("B*** S***", "S*** A***")
+    for secret in ("Budi", "Santoso", "Aminah", "0812", "Merdeka", "Pemuda", "10110", "60111"):
+        assert secret not in response.text
+
+
+def test_tracking_shows_the_history_in_scan_time_order_and_the_delivery(api: Api) -> None:
+    awb = book(api)
+    for code, seconds_ago, extra in [
+        ("IP3", 20, {}),
+        (
+            "D01",
+            5,
+            {"recipient_name": "Siti Aminah", "recipient_relationship": "YANG BERSANGKUTAN"},
+        ),
+        ("OP1", 60, {}),  # uploaded late by the hub
+    ]:
+        last = api.client.post(
+            f"/v1/shipments/{awb}/scans",
+            json=scan_body(code, seconds_ago, **extra),
+            headers=api.headers,
+        )
+        assert last.status_code == 201, last.text
+    token = last.json()["consistency_token"]
+
+    tracked = api.client.get(f"/v1/track/{awb}", params={"consistency_token": token}).json()
+
+    assert [scan["code"] for scan in tracked["history"]] == ["OP1", "IP3", "D01"]
+    assert tracked["status"] == "delivered"
+    assert tracked["pod_receiver_name"] == "S*** A***"
+    assert tracked["pod_relationship"] == "YANG BERSANGKUTAN"
+
+
+def test_retrying_a_booking_with_its_idempotency_key_returns_the_first_awb(api: Api) -> None:
+    headers = {**api.headers, "Idempotency-Key": "order-2026-000123"}
+    first = api.client.post("/v1/shipments", json=booking_body(), headers=headers)
+    retry = api.client.post("/v1/shipments", json=booking_body(), headers=headers)
+    other = api.client.post("/v1/shipments", json=booking_body(service="OKE"), headers=headers)
+
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.json()["awb"] == first.json()["awb"]
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_repeated_scan_id_is_recorded_once(api: Api) -> None:
+    awb = book(api)
+    scan = scan_body("PU1", 10)
+    first = api.client.post(f"/v1/shipments/{awb}/scans", json=scan, headers=api.headers)
+    before = api.stored_events()
+    retry = api.client.post(f"/v1/shipments/{awb}/scans", json=scan, headers=api.headers)
+
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert (first.json()["recorded"], retry.json()["recorded"]) == (True, False)
+    assert api.stored_events() == before
+
+
+def test_a_batch_with_one_bad_scan_stores_nothing_and_names_the_item(api: Api) -> None:
+    awb = book(api)
+    before = api.stored_events()
+    batch = {"scans": [{**scan_body("OP1", 9), "awb": awb}, {**scan_body("ZZ9", 8), "awb": awb}]}
+
+    response = api.client.post("/v1/scans", json=batch, headers=api.headers)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == [
+        {"index": 1, "code": "unknown_scan_code", "message": "Unknown scan code 'ZZ9'."}
+    ]
+    assert api.stored_events() == before
+
+
+def test_tracking_many_answers_found_unknown_and_invalid_numbers(api: Api) -> None:
+    awbs = [book(api) for _ in range(3)]
+    unknown, invalid = waybill_for(12345), "JL000000000009"
+    token = api.client.post(
+        f"/v1/shipments/{awbs[-1]}/scans", json=scan_body("PU1", 1), headers=api.headers
+    ).json()["consistency_token"]
+
+    answer = api.client.get(
+        "/v1/track", params={"awb": ",".join([*awbs, unknown, invalid]), "consistency_token": token}
+    ).json()
+
+    assert sorted(s["awb"] for s in answer["shipments"]) == sorted(awbs)
+    assert (answer["not_found"], answer["invalid"]) == ([unknown], [invalid])
+    too_many = ",".join(waybill_for(n) for n in range(26))
+    assert api.client.get("/v1/track", params={"awb": too_many}).status_code == 422
+
+
+def test_a_revoked_key_is_refused(api: Api, settings: Settings) -> None:
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        revoke_key(conn, api.key_id)
+    response = api.client.post("/v1/shipments", json=booking_body(), headers=api.headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+
+
+SCAN = "/v1/shipments/{awb}/scans"
+BAD_REQUESTS: list[tuple[str, str, Callable[[], Any], int, str]] = [
+    (
+        "unknown AWB",
+        f"/v1/shipments/{waybill_for(4242)}/scans",
+        lambda: scan_body("OP1", 5),
+        404,
+        "shipment_not_found",
+    ),
+    (
+        "bad check digit",
+        "/v1/shipments/{awb_typo}/scans",
+        lambda: scan_body("OP1", 5),
+        422,
+        "invalid_awb",
+    ),
+    ("lower-case scan code", SCAN, lambda: scan_body("op1", 5), 422, "invalid_request"),
+    ("unknown scan code", SCAN, lambda: scan_body("XX1", 5), 422, "unknown_scan_code"),
+    (
+        "scan after delivered",
+        "/v1/shipments/{delivered}/scans",
+        lambda: scan_body("OP1", 0),
+        409,
+        "shipment_closed",
+    ),
+    ("scan in the future", SCAN, lambda: scan_body("OP1", -600), 422, "scan_in_future"),
+    ("delivery without recipient", SCAN, lambda: scan_body("D01", 1), 422, "pod_incomplete"),
+    ("malformed JSON", "/v1/shipments", lambda: b'{"service": "REG",', 400, "malformed_json"),
+    ("COD on YES", "/v1/shipments", lambda: booking_body(service="YES"), 422, "cod_not_available"),
+    (
+        "COD above the limit",
+        "/v1/shipments",
+        lambda: booking_body(cod_amount=5_000_001),
+        422,
+        "cod_amount_out_of_range",
+    ),
+    (
+        "money as a float",
+        "/v1/shipments",
+        lambda: booking_body(cod_amount=1000.5),
+        422,
+        "invalid_request",
+    ),
+    ("unknown field", "/v1/shipments", lambda: booking_body(extra="x"), 422, "invalid_request"),
+    (
+        "oversized batch",
+        "/v1/scans",
+        lambda: {"scans": [{**scan_body("OP1", 5), "awb": "x"}] * 501},
+        422,
+        "invalid_request",
+    ),
+    ("body over 1 MiB", "/v1/scans", lambda: b"[" + b" " * 1_100_000 + b"]", 413, "body_too_large"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "path", "make_body", "status", "code"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS]
+)
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
+    api: Api, case: str, path: str, make_body: Callable[[], Any], status: int, code: str
+) -> None:
+    awb = book(api)
+    delivered = book(api)
+    api.client.post(
+        f"/v1/shipments/{delivered}/scans",
+        json=scan_body("D01", 2, recipient_name="Siti"),
+        headers=api.headers,
+    )
+    typo = awb[:-1] + str((int(awb[-1]) + 1) % 10)  # a wrong check digit
+    path = path.format(awb=awb, delivered=delivered, awb_typo=typo)
+    body = make_body()
+    before = api.stored_events()
+
+    if isinstance(body, bytes):
+        response = api.client.post(
+            path, content=body, headers={**api.headers, "Content-Type": "application/json"}
+        )
+    else:
+        response = api.client.post(path, json=body, headers=api.headers)
+
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+    assert api.stored_events() == before

@@ -1,0 +1,96 @@
+"""kill -9 of the relay and of the projection consumer, at random moments during a
+stream of 10,000 scans, restarted each time: nothing lost, nothing applied twice."""
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from commands.shipments import Shipments
+from consumers.registry import projection
+from consumers.verify import verify
+from infra.bootstrap import build_applications
+from infra.settings import Settings
+from tests.support import BOOKED_AT, LATER, booking, start_process, transit_scan, wait_until
+
+SHIPMENTS = 100
+ROUNDS = 100  # one scan per shipment per round: 10,000 scans
+
+
+def write_stream(shipments: Shipments, awbs: list[str], pause: float) -> None:
+    for step in range(ROUNDS):
+        shipments.record_scans([(awb, transit_scan(step)) for awb in awbs], LATER)
+        time.sleep(pause)
+
+
+def read_model_totals(database_url: str) -> tuple[int, int]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT coalesce(sum(scan_count), 0) FROM tracking_shipments),"
+            " (SELECT count(*) FROM tracking_scans)"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+class Processes:
+    """The relay and the consumer as real processes, which the test kills and restarts."""
+
+    def __init__(self, settings: Settings, logs: Path) -> None:
+        self.settings = settings
+        self.logs = logs
+        self.commands = {"relay": ("relay",), "consumer": ("consume", "tracking")}
+        self.running = {name: self._start(name) for name in self.commands}
+        self.kills = dict.fromkeys(self.commands, 0)
+
+    def _start(self, name: str) -> subprocess.Popen[bytes]:
+        return start_process(self.settings, *self.commands[name], log=self.logs / f"{name}.log")
+
+    def kill_and_restart(self, name: str) -> None:
+        process = self.running[name]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        self.kills[name] += 1
+        self.running[name] = self._start(name)
+
+    def stop(self) -> None:
+        for process in self.running.values():
+            process.terminate()
+        for process in self.running.values():
+            process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    shipments = build_applications(settings)
+    awbs = [
+        shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(SHIPMENTS)
+    ]
+    processes = Processes(settings, tmp_path)
+    writer = threading.Thread(target=write_stream, args=(shipments, awbs, 0.15))
+    chance = random.Random(os.environ.get("JALUR_TEST_SEED", "crash"))
+    try:
+        writer.start()
+        while writer.is_alive():
+            time.sleep(chance.uniform(0.3, 2.0))
+            processes.kill_and_restart(chance.choice(["relay", "consumer"]))
+        writer.join()
+        caught_up = wait_until(
+            lambda: read_model_totals(database_url) == (SHIPMENTS * ROUNDS,) * 2, timeout=180
+        )
+        totals = read_model_totals(database_url)
+    finally:
+        processes.stop()
+    assert processes.kills["relay"] >= 3, processes.kills
+    assert processes.kills["consumer"] >= 3, processes.kills
+    assert caught_up, f"read model has {totals} scans of {SHIPMENTS * ROUNDS}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert verify(conn, projection("tracking"), [shipments]) == []

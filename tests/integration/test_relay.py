@@ -1,0 +1,118 @@
+"""The outbox relay, against the real event store and the real broker."""
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from confluent_kafka import Consumer
+
+from consumers.registry import projection
+from consumers.runner import ProjectionRunner
+from consumers.verify import verify
+from infra.bootstrap import build_applications
+from infra.kafka import consumer_config, topic_for
+from infra.partitioning import partition_for
+from infra.relay import Relay
+from infra.settings import Settings
+from tests.support import BOOKED_AT, LATER, booking, transit_scan, wait_until
+
+
+@contextmanager
+def running(worker: Any) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def read_topic(settings: Settings, expected: int, timeout: float = 60) -> list[Any]:
+    consumer = Consumer(consumer_config(settings, "test-reader"))
+    consumer.subscribe([topic_for(settings, "shipments")])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < expected and time.monotonic() < deadline:
+        messages += [m for m in consumer.consume(500, 0.5) if m.error() is None]
+    consumer.close()
+    return messages
+
+
+def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Settings) -> None:
+    shipments = build_applications(settings)
+    awbs = [shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(5)]
+    for step in range(4):
+        shipments.record_scans([(awb, transit_scan(step)) for awb in awbs], LATER)
+    stored = shipments.recorder.max_notification_id()
+    with running(Relay(shipments, settings)):
+        messages = read_topic(settings, expected=stored or 0)
+
+    assert len(messages) == stored == 5 * 2 + 5 * 4  # booked + waybill issued, then scans
+    versions: dict[bytes, list[int]] = defaultdict(list)
+    for message in messages:
+        headers = {k: v.decode() for k, v in message.headers()}
+        body = json.loads(message.value())
+        assert set(headers) == {
+            "event_type",
+            "schema_version",
+            "source_application",
+            "notification_id",
+            "aggregate_version",
+            "timestamp",
+        }
+        assert headers["event_type"] == body["type"]
+        assert headers["source_application"] == "shipments"
+        assert message.key().decode() == body["aggregate_id"]
+        expected_partition = partition_for(UUID(body["aggregate_id"]), settings.kafka_partitions)
+        assert message.partition() == expected_partition
+        versions[message.key()].append(body["aggregate_version"])
+    assert sorted(int(dict(m.headers())["notification_id"]) for m in messages) == list(
+        range(1, (stored or 0) + 1)
+    )
+    for aggregate_versions in versions.values():  # per-aggregate order, end to end
+        assert aggregate_versions == list(range(1, len(aggregate_versions) + 1))
+
+
+def test_only_one_relay_per_application_is_active(settings: Settings) -> None:
+    shipments = build_applications(settings)
+    first, second = Relay(shipments, settings), Relay(build_applications(settings), settings)
+    with running(first) as stop_first, running(second):
+        shipments.book(booking(1), actor="key_test", now=BOOKED_AT)
+        assert wait_until(lambda: first.published + second.published == 2, timeout=30)
+        leader, standby = (first, second) if first.published else (second, first)
+        assert standby.published == 0
+        if leader is first:
+            stop_first.set()
+        shipments.book(booking(2), actor="key_test", now=BOOKED_AT)
+        if leader is first:
+            assert wait_until(lambda: second.published == 2, timeout=30)
+
+
+def test_republished_events_do_not_change_the_read_model(
+    settings: Settings, database_url: str
+) -> None:
+    shipments = build_applications(settings)
+    awbs = [shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(10)]
+    for step in range(5):
+        shipments.record_scans([(awb, transit_scan(step)) for awb in awbs], LATER)
+    stored = shipments.recorder.max_notification_id() or 0
+    relay = Relay(shipments, settings)
+    runner = ProjectionRunner(projection("tracking"), settings)
+    with running(relay), running(runner):
+        assert wait_until(lambda: runner.applied == stored, timeout=60)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE relay_positions SET notification_id = 0"
+            )  # as if the position was lost
+        assert wait_until(lambda: runner.skipped >= stored, timeout=60)
+    assert runner.applied == stored
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert verify(conn, projection("tracking"), [shipments]) == []
