@@ -6,12 +6,44 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from commands.shipments import ScanBatchRejected
 from domain.errors import Conflict, DomainError, NotFound, RuleViolation
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable and machine-readable, e.g. shipment_closed.")
+    message: str
+    details: list[Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request: invalid JSON, or HTTP the server cannot parse.",
+    401: "Missing, unknown or revoked API key.",
+    404: "No such resource.",
+    409: "Conflicts with the current state.",
+    413: "Body larger than 1 MiB.",
+    422: "Invalid input or a broken business rule.",
+    503: "The read model has not caught up with the consistency token yet.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route can give."""
+    responses: dict[int | str, dict[str, Any]] = {
+        s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses
+    }
+    if 400 in responses:  # the HTTP server itself refuses unparseable requests in plain text
+        responses[400]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    return responses
 
 
 class ReadModelLagging(Exception):

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from api.deps import ContainerDep, DeviceDep
+from api.errors import error_responses
 from api.shipment_models import (
     BookingIn,
     BookingOut,
@@ -27,7 +28,12 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/shipments", status_code=201, response_model=BookingOut)
+@router.post(
+    "/shipments",
+    status_code=201,
+    response_model=BookingOut,
+    responses=error_responses(400, 401, 409, 413, 422),
+)
 def book_shipment(
     body: BookingIn,
     container: ContainerDep,
@@ -42,7 +48,15 @@ def book_shipment(
     return BookingOut(awb=booked.awb, consistency_token=_token(container, booked.written))
 
 
-@router.post("/shipments/{awb}/scans", status_code=201, response_model=ScanRecordedOut)
+@router.post(
+    "/shipments/{awb}/scans",
+    status_code=201,
+    response_model=ScanRecordedOut,
+    responses={
+        200: {"model": ScanRecordedOut, "description": "Already recorded."},
+        **error_responses(400, 401, 404, 409, 413, 422),
+    },
+)
 def record_scan(
     awb: str, body: ScanIn, container: ContainerDep, device: DeviceDep, response: Response
 ) -> ScanRecordedOut:
@@ -55,7 +69,12 @@ def record_scan(
     return ScanRecordedOut(**vars(outcome), consistency_token=_token(container, written))
 
 
-@router.post("/scans", status_code=201, response_model=ScanBatchOut)
+@router.post(
+    "/scans",
+    status_code=201,
+    response_model=ScanBatchOut,
+    responses=error_responses(400, 401, 409, 413, 422),
+)
 def record_scans(body: ScanBatchIn, container: ContainerDep, device: DeviceDep) -> ScanBatchOut:
     """Record up to 500 scans at once: all are stored, or none (422 lists the bad items)."""
     scans = [(waybill.normalise(item.awb), _scan(item, device.key_id)) for item in body.scans]

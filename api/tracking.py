@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.consistency import wait_for_token
 from api.deps import ContainerDep
+from api.errors import error_responses
 from domain import waybill
 from domain.errors import NotFound, RuleViolation
 from infra.kafka import topic_for
@@ -58,7 +59,9 @@ class TrackingBatchView(BaseModel):
     invalid: list[str]
 
 
-@router.get("/track/{awb}", response_model=TrackingView)
+@router.get(
+    "/track/{awb}", response_model=TrackingView, responses=error_responses(400, 404, 422, 503)
+)
 def track(awb: str, container: ContainerDep, consistency_token: Token = None) -> TrackingView:
     """Track one shipment by its waybill number."""
     number = waybill.normalise(awb)
@@ -70,7 +73,7 @@ def track(awb: str, container: ContainerDep, consistency_token: Token = None) ->
     return TrackingView(**found[number])
 
 
-@router.get("/track", response_model=TrackingBatchView)
+@router.get("/track", response_model=TrackingBatchView, responses=error_responses(400, 422, 503))
 def track_many(
     container: ContainerDep,
     awb: Annotated[str, Query(max_length=1000, description="Up to 25 AWBs, comma-separated.")],

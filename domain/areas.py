@@ -32,7 +32,7 @@ CITIES: dict[str, str] = {
     "BTJ": "BANDA ACEH",
 }
 
-AREA_PATTERN = re.compile(r"[A-Z]{3}\d{5}")
+AREA_PATTERN = re.compile(r"[A-Z]{3}[0-9]{5}")
 
 
 def city_of(area: str) -> str:

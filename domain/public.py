@@ -42,7 +42,7 @@ class PublicEvent:
             "occurred_at": self.occurred_at,
             "data": self.data,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return json.dumps(body, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> "PublicEvent":

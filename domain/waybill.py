@@ -9,7 +9,7 @@ import re
 PREFIX = "JL"
 SERIAL_DIGITS = 11
 SERIAL_LIMIT = 10**SERIAL_DIGITS
-_PATTERN = re.compile(rf"{PREFIX}\d{{{SERIAL_DIGITS + 1}}}")
+_PATTERN = re.compile(rf"{PREFIX}[0-9]{{{SERIAL_DIGITS + 1}}}")  # ASCII digits only
 
 _DAMM_TABLE = (
     (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),

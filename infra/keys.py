@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-HUB_CODE = re.compile(r"[A-Z]{3}\d{5}")
+HUB_CODE = re.compile(r"[A-Z]{3}[0-9]{5}")
 
 
 @dataclass(frozen=True)

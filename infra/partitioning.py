@@ -4,6 +4,7 @@ The relay chooses partitions itself (not librdkafka's partitioner), so the API c
 tell a client which (partition, notification id) its write landed at.
 """
 
+import re
 import zlib
 from uuid import UUID
 
@@ -24,15 +25,18 @@ def token_for(context: str, written: Written, partitions: int) -> str:
     return f"{context}:{parts}"
 
 
+_TOKEN = re.compile(
+    r"([a-z_]{1,40}):((?:[0-9]{1,4}=[0-9]{1,18})(?:,[0-9]{1,4}=[0-9]{1,18}){0,1023})?"
+)
+
+
 def parse_token(token: str) -> tuple[str, dict[int, int]]:
     """Inverse of token_for; ValueError on anything malformed."""
-    context, _, parts = token.partition(":")
-    if not context.isidentifier():
-        raise ValueError("bad context")
-    positions: dict[int, int] = {}
-    for part in filter(None, parts.split(",")):
-        partition, _, notification_id = part.partition("=")
-        positions[int(partition)] = int(notification_id)
-    if len(positions) > 1024 or any(p < 0 or n < 0 for p, n in positions.items()):
-        raise ValueError("bad positions")
-    return context, positions
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        raise ValueError("malformed consistency token")
+    pairs = [part.split("=") for part in (match[2] or "").split(",") if part]
+    positions = {int(partition): int(notification_id) for partition, notification_id in pairs}
+    if len(positions) != len(pairs):
+        raise ValueError("a partition appears twice")
+    return match[1], positions

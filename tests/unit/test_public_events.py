@@ -1,0 +1,74 @@
+"""The public JSON form of stored events: the contract with stream consumers."""
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commands.shipments import Shipments
+from domain.public import PublicEvent
+from tests.unit.builders import a_booking, a_scan, given_shipment, hours, stored_events
+
+
+def test_public_types_are_named_with_schema_version_one(app: Shipments) -> None:
+    given_shipment(app, a_scan("PU1", hours(1)))
+
+    assert [(e.type, e.schema_version) for e in stored_events(app)] == [
+        ("ShipmentBooked", 1),
+        ("WaybillIssued", 1),
+        ("ScanRecorded", 1),
+    ]
+
+
+def test_stored_events_round_trip_through_public_json(app: Shipments) -> None:
+    given_shipment(app, a_scan("IP3", hours(1)), a_scan("D01", hours(2), latitude=-6.2))
+
+    for event in stored_events(app):
+        raw = event.to_json()
+
+        assert PublicEvent.from_json(raw) == event
+        assert set(json.loads(raw)) == {
+            "type",
+            "schema_version",
+            "aggregate_id",
+            "aggregate_version",
+            "occurred_at",
+            "data",
+        }
+
+
+def test_booked_event_holds_the_booking_as_plain_data(app: Shipments) -> None:
+    awb = given_shipment(app)
+
+    booked, issued = stored_events(app)
+
+    assert booked.data == {
+        "awb": awb,
+        "booking": json.loads(json.dumps(a_booking().facts())),
+        "booked_at": "2026-11-25T08:00:00+00:00",
+        "booked_by": "seller-1",
+    }
+    assert (booked.aggregate_id, booked.aggregate_version) == (issued.data["shipment_id"], 1)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=50)
+@given(
+    st.builds(
+        PublicEvent,
+        type=st.sampled_from(["ShipmentBooked", "ScanRecorded", "WaybillIssued"]),
+        schema_version=st.integers(1, 9),
+        aggregate_id=st.uuids().map(str),
+        aggregate_version=st.integers(1, 10**6),
+        occurred_at=st.datetimes().map(lambda d: d.isoformat()),
+        data=st.dictionaries(st.text(), json_values),
+    )
+)
+def test_any_public_event_round_trips_through_json(event: PublicEvent) -> None:
+    assert PublicEvent.from_json(event.to_json()) == event
