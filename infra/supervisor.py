@@ -116,7 +116,10 @@ def _print_urls(settings: Settings, env: dict[str, str]) -> None:
         f"  API docs     {api}/docs\n"
         f"  database     {mask_password(env['JALUR_DATABASE_URL'])}\n"
         f"  broker       {env['JALUR_KAFKA_BOOTSTRAP']}\n"
-        f"  certificate  {env['JALUR_TLS_CERT']}",
+        f"  certificate  {env['JALUR_TLS_CERT']}\n"
+        f"A device key, from another terminal:\n"
+        f"  JALUR_DATABASE_URL='{mask_password(env['JALUR_DATABASE_URL'])}'"
+        f" .venv/bin/jalur keys create --hub CGK10000",
         flush=True,
     )
 

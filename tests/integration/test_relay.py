@@ -84,16 +84,19 @@ def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Sett
 def test_only_one_relay_per_application_is_active(settings: Settings) -> None:
     shipments = build_applications(settings)
     first, second = Relay(shipments, settings), Relay(build_applications(settings), settings)
-    with running(first) as stop_first, running(second):
+    with running(first) as stop_first:
         shipments.book(booking(1), actor="key_test", now=BOOKED_AT)
-        assert wait_until(lambda: first.published + second.published == 2, timeout=30)
-        leader, standby = (first, second) if first.published else (second, first)
-        assert standby.published == 0
-        if leader is first:
+        assert wait_until(lambda: first.published == 2, timeout=30)
+        with running(second):
+            shipments.book(booking(2), actor="key_test", now=BOOKED_AT)
+            assert wait_until(lambda: first.published == 4, timeout=30)
+            time.sleep(1.5)  # the standby polls the lock every second
+            assert second.published == 0
             stop_first.set()
-        shipments.book(booking(2), actor="key_test", now=BOOKED_AT)
-        if leader is first:
-            assert wait_until(lambda: second.published == 2, timeout=30)
+            assert wait_until(lambda: first.conn is not None and first.conn.closed, timeout=30)
+            shipments.book(booking(3), actor="key_test", now=BOOKED_AT)
+            assert wait_until(lambda: second.published == 2, timeout=30)  # the standby took over
+    assert first.published == 4
 
 
 def test_republished_events_do_not_change_the_read_model(
