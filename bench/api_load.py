@@ -2,6 +2,7 @@
 and its own shipments (so clients never contend for one aggregate)."""
 
 import collections
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from harness import api_server, trusting
+from harness import api_server, cpu_seconds, trusting
 from report import Detail, Figure, latency_detail, per_second
 from workload import BATCH_SIZE, HUB, book_shipments, scan_json
 
@@ -37,6 +38,7 @@ class LoadResult:
     requests: int
     latencies: list[float]
     statuses: dict[str, int]
+    client_cpu: float  # CPU seconds this process (the load generator) used meanwhile
     complete: bool
 
 
@@ -83,11 +85,16 @@ def run_load(
     for thread in threads:
         thread.start()
     start.wait()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _own_cpu()
     complete = _join(threads, began + RUN_TIMEOUT_S)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, _own_cpu() - cpu
     stop.set()
-    return _merge(results, seconds, complete)
+    return _merge(results, seconds, cpu, complete)
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def _quota(requests: int, clients: int, n: int) -> int:
@@ -135,7 +142,9 @@ def _join(threads: Sequence[threading.Thread], deadline: float) -> bool:
     return not any(thread.is_alive() for thread in threads)
 
 
-def _merge(results: Sequence[ClientResult], seconds: float, complete: bool) -> LoadResult:
+def _merge(
+    results: Sequence[ClientResult], seconds: float, client_cpu: float, complete: bool
+) -> LoadResult:
     statuses: collections.Counter[str] = collections.Counter()
     latencies: list[float] = []
     for result in results:
@@ -147,6 +156,7 @@ def _merge(results: Sequence[ClientResult], seconds: float, complete: bool) -> L
         requests=len(latencies),
         latencies=latencies,
         statuses=dict(statuses),
+        client_cpu=client_cpu,
         complete=complete,
     )
 
@@ -177,22 +187,46 @@ class ApiRun:
 
 
 def api_figure(settings: Settings, run: ApiRun, *, batches: bool) -> Figure:
-    """Book through the application, start `jalur api` on the fresh database, then load it."""
+    """Book through the application, start `jalur api` on the fresh database, then load it.
+
+    Every batch holds 100 scans of 100 different shipments, so the batch figure books at
+    least 100 shipments per client (each client scans only its own shipments)."""
+    bookings = max(run.bookings, run.clients * BATCH_SIZE) if batches else run.bookings
+    awbs, secret = _prepare(settings, bookings)
+    log_path = run.log_dir / f"api-{settings.topic_prefix}.log"
+    with api_server(settings, run.cert, run.key, log_path) as api:
+        cpu_before = cpu_seconds(api.pid)
+        if batches:
+            requests = -(-run.scans // BATCH_SIZE)
+            result = run_load(api.url, run.cert, secret, awbs, requests, run.clients, post_batch)
+        else:
+            result = run_load(api.url, run.cert, secret, awbs, run.scans, run.clients, post_scan)
+        api_cpu = cpu_seconds(api.pid) - cpu_before
+    detail = {**summary(result), "clients": run.clients, "shipments": bookings}
+    detail |= latency_detail(result.latencies)
+    detail |= _cpu_detail(api_cpu, result)
+    name = "POST /v1/scans, 100 per request" if batches else "POST /v1/shipments/{awb}/scans"
+    rate = per_second(result.accepted, result.seconds)
+    return Figure(SECTION, name, rate, "accepted scans/s", detail)
+
+
+def _prepare(settings: Settings, bookings: int) -> tuple[list[str], str]:
+    """Book the shipments and create a device key: (waybill numbers, the key's secret)."""
     shipments = build_applications(settings)
     try:
-        awbs = book_shipments(shipments, run.bookings)
+        awbs = book_shipments(shipments, bookings)
     finally:
         shipments.close()
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
         _, secret = create_key(conn, HUB, "bench")
-    log_path = run.log_dir / f"api-{settings.topic_prefix}.log"
-    with api_server(settings, run.cert, run.key, log_path) as url:
-        if batches:
-            requests = -(-run.scans // BATCH_SIZE)
-            result = run_load(url, run.cert, secret, awbs, requests, run.clients, post_batch)
-        else:
-            result = run_load(url, run.cert, secret, awbs, run.scans, run.clients, post_scan)
-    detail = {**summary(result), "clients": run.clients, **latency_detail(result.latencies)}
-    name = "POST /v1/scans, 100 per request" if batches else "POST /v1/shipments/{awb}/scans"
-    rate = per_second(result.accepted, result.seconds)
-    return Figure(SECTION, name, rate, "accepted scans/s", detail)
+    return awbs, secret
+
+
+def _cpu_detail(api_cpu: float, result: LoadResult) -> Detail:
+    """Where the 2 cores went: the API process and the load generator (this process)."""
+    accepted = max(result.accepted, 1)
+    return {
+        "api_cpu_ms_per_scan": round(api_cpu * 1000 / accepted, 3),
+        "api_cpu_util": round(api_cpu / result.seconds, 2),
+        "client_cpu_util": round(result.client_cpu / result.seconds, 2),
+    }

@@ -4,6 +4,7 @@ the real API process. Everything here cleans up after itself, also on Ctrl-C."""
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import ssl
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from uuid import uuid4
@@ -141,9 +143,24 @@ def trusting(cert: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cert))
 
 
+@dataclass(frozen=True)
+class ApiProcess:
+    url: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def api_server(settings: Settings, cert: Path, key: Path, log_path: Path) -> Iterator[str]:
-    """`jalur api` (serve_https of api.app:create_app) as a child process; yields its URL."""
+def api_server(settings: Settings, cert: Path, key: Path, log_path: Path) -> Iterator[ApiProcess]:
+    """`jalur api` (serve_https of api.app:create_app) as a child process."""
     api = settings.model_copy(
         update={"api_host": "127.0.0.1", "api_port": free_port(), "tls_cert": cert, "tls_key": key}
     )
@@ -160,7 +177,7 @@ def api_server(settings: Settings, cert: Path, key: Path, log_path: Path) -> Ite
     url = f"https://127.0.0.1:{api.api_port}"
     try:
         _wait_healthy(process, url, cert, log_path)
-        yield url
+        yield ApiProcess(url, process.pid)
     finally:
         _stop(process)
 

@@ -42,8 +42,10 @@ class Relay:
         self.lock_key = 9_100_000 + sum(app.name.encode())
         self.conn: psycopg.Connection[Any] | None = None
         self.producer: Producer | None = None
+        self.marker_client: Consumer | None = None
         self.position = 0
         self.marker = 0
+        self.marker_refreshed_at = time.monotonic()
         self.published = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -51,16 +53,19 @@ class Relay:
         try:
             if not self._become_leader(stop):
                 return
-            self._check_broker()
-            last_check = time.monotonic()
+            last_check = -float("inf")
             while not stop.is_set():
                 if time.monotonic() - last_check > self.settings.relay_check_interval_s:
-                    self._check_broker()
                     last_check = time.monotonic()
+                    if not self._broker_checked():
+                        stop.wait(1.0)
+                        continue
                 if not self.relay_once():
                     stop.wait(self.settings.relay_poll_interval_s)
         finally:
             self._close_producer(flush=True)
+            if self.marker_client is not None:
+                self.marker_client.close()
             self.conn.close()
 
     def relay_once(self) -> bool:
@@ -76,7 +81,7 @@ class Relay:
             log.warning("publishing failed (%s); checking the broker and retrying", error)
             self._close_producer(flush=False)
             time.sleep(0.5)
-            self._check_broker()
+            self._broker_checked()
             return True
         self._save_position(notifications[-1].id)
         self.published += len(notifications)
@@ -132,6 +137,18 @@ class Relay:
             except BufferError:
                 producer.poll(0.05)
 
+    def _broker_checked(self) -> bool:
+        """Check the broker; False (and retry later) while it cannot be reached."""
+        try:
+            self._check_broker()
+        except KafkaException as error:
+            log.warning("the broker cannot be checked (%s); retrying", error)
+            if self.marker_client is not None:
+                self.marker_client.close()
+                self.marker_client = None
+            return False
+        return True
+
     def _check_broker(self) -> None:
         """Republish from the start if the broker no longer holds our marker."""
         assert self.conn is not None
@@ -141,34 +158,34 @@ class Relay:
             (self.app.name,),
         ).fetchone()
         self.position, self.marker = stored if stored else (0, 0)
-        group = f"{self.settings.topic_prefix}.relay-marker.{self.app.name}"
-        marker_client = Consumer(consumer_config(self.settings, group))
-        try:
-            partition = TopicPartition(self.topic, 0)
-            committed = marker_client.committed([partition], timeout=10)[0].offset
-            if committed == self.marker and committed > 0:
-                self._refresh_marker(marker_client)
-                return
-            log.warning(
-                "the broker does not hold the relay's marker for %s: republishing from the start",
-                self.topic,
-            )
-            self._close_producer(flush=False)
-            ensure_topics(self.settings, [self.topic])
-            marker = secrets.randbelow(2**52) + 1
-            marker_client.commit(
-                offsets=[TopicPartition(self.topic, 0, marker)], asynchronous=False
-            )
-            self.position, self.marker = 0, marker
-            self._save_position(0)
-        finally:
-            marker_client.close()
+        marker_client = self._marker_client()
+        committed = marker_client.committed([TopicPartition(self.topic, 0)], timeout=10)[0].offset
+        if committed == self.marker and committed > 0:
+            self._refresh_marker(marker_client)
+            return
+        log.warning(
+            "the broker does not hold the relay's marker for %s: republishing from the start",
+            self.topic,
+        )
+        self._close_producer(flush=False)
+        ensure_topics(self.settings, [self.topic])
+        marker = secrets.randbelow(2**52) + 1
+        marker_client.commit(offsets=[TopicPartition(self.topic, 0, marker)], asynchronous=False)
+        self.position, self.marker = 0, marker
+        self.marker_refreshed_at = time.monotonic()
+        self._save_position(0)
+
+    def _marker_client(self) -> Consumer:
+        if self.marker_client is None:
+            group = f"{self.settings.topic_prefix}.relay-marker.{self.app.name}"
+            self.marker_client = Consumer(consumer_config(self.settings, group))
+        return self.marker_client
 
     def _refresh_marker(self, marker_client: Consumer) -> None:
-        if time.monotonic() - getattr(self, "_refreshed", 0.0) > MARKER_REFRESH_S:
+        if time.monotonic() - self.marker_refreshed_at > MARKER_REFRESH_S:
             offset = TopicPartition(self.topic, 0, self.marker)
             marker_client.commit(offsets=[offset], asynchronous=False)
-            self._refreshed = time.monotonic()
+            self.marker_refreshed_at = time.monotonic()
 
     def _save_position(self, notification_id: int) -> None:
         assert self.conn is not None

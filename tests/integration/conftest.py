@@ -8,10 +8,10 @@ from uuid import uuid4
 
 import psycopg
 import pytest
-from infra.embedded import EmbeddedBroker, EmbeddedPostgres
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from infra.embedded import EmbeddedBroker, EmbeddedPostgres
 from infra.settings import Settings
 
 

@@ -262,6 +262,13 @@ BAD_REQUESTS: list[tuple[str, str, Callable[[], Any], int, str]] = [
         "invalid_request",
     ),
     ("body over 1 MiB", "/v1/scans", lambda: b"[" + b" " * 1_100_000 + b"]", 413, "body_too_large"),
+    (
+        "chunked body over 1 MiB",
+        "/v1/scans",
+        lambda: iter([b"[" + b" " * 600_000] * 2),
+        413,
+        "body_too_large",
+    ),
 ]
 
 
@@ -283,7 +290,7 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
     body = make_body()
     before = api.stored_events()
 
-    if isinstance(body, bytes):
+    if isinstance(body, bytes | Iterator):  # an iterator is sent chunked, without Content-Length
         response = api.client.post(
             path, content=body, headers={**api.headers, "Content-Type": "application/json"}
         )

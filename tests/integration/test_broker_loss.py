@@ -6,11 +6,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from infra.embedded import EmbeddedBroker
 
 from consumers.registry import projection
 from consumers.verify import verify
 from infra.bootstrap import build_applications
+from infra.embedded import EmbeddedBroker
 from tests.integration.conftest import make_settings
 from tests.integration.test_crash_recovery import (
     ROUNDS,
