@@ -1,5 +1,7 @@
 """The FastAPI application. Built by a factory, never at import time."""
 
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -11,6 +13,7 @@ from api.limits import BodyLimit
 from infra.bootstrap import Container, bootstrap
 from infra.settings import Settings
 
+log = logging.getLogger("jalur.requests")
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",
@@ -32,15 +35,21 @@ def create_app(container: Container | None = None) -> FastAPI:
     app = FastAPI(title="Jalur", version="1", lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    app.middleware("http")(_security_headers)  # added last, so outermost: every answer has them
+    app.middleware("http")(_observe)  # added last, so outermost: every answer passes here
     for module in (health, shipments, tracking):
         app.include_router(module.router)
     return app
 
 
-async def _security_headers(
+async def _observe(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    """Security headers on every answer, and one log line per request. The line names the
+    route template (`/v1/track/{awb}`), never the path or query: those may identify people."""
+    started = time.perf_counter()
     response = await call_next(request)
     response.headers.update(SECURITY_HEADERS)
+    route = getattr(request.scope.get("route"), "path", "(unrouted)")
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    log.info("%s %s %s %.1fms", request.method, route, response.status_code, elapsed_ms)
     return response

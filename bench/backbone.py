@@ -146,6 +146,7 @@ def parameters(args: argparse.Namespace, seconds: float) -> dict[str, Any]:
         "projection_batch_size": defaults.projection_batch_size,
         "api_db_pool_size": defaults.db_pool_size,
         "wall_seconds": round(seconds, 1),
+        "loadavg_at_end": os.getloadavg(),  # other work on the machine skews every figure
     }
 
 

@@ -62,6 +62,7 @@ def machine_facts(admin_url: str) -> dict[str, Any]:
         )
     return {
         "cpu_count": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg(),
         "affinity_cpus": len(os.sched_getaffinity(0)),
         "platform": platform.platform(),
         "python": sys.version.split()[0],

@@ -94,3 +94,35 @@ def test_scanning_without_a_key_is_refused_and_changes_nothing(system: System) -
     assert tracked.status_code in (200, 404)  # the booking may not be projected yet
     if tracked.status_code == 200:
         assert tracked.json()["history"] == []
+
+
+def test_personal_data_never_reaches_any_log(system: System) -> None:
+    personal = {
+        "name": "Kartika Wulandari",
+        "phone": "081377778888",
+        "address": "Jl. Cendrawasih Raya 77",
+        "area": "DPS80111",
+    }
+    body = {**booking(), "shipper": personal}
+    headers = {"X-API-Key": system.api_key}
+    with system.client() as client:
+        awb = client.post("/v1/shipments", json=body, headers=headers).json()["awb"]
+        delivery = scan("D01", 1, recipient_name="Wulandari Kartika")
+        token = client.post(f"/v1/shipments/{awb}/scans", json=delivery, headers=headers).json()[
+            "consistency_token"
+        ]
+        assert (
+            client.get(f"/v1/track/{awb}", params={"consistency_token": token}).status_code == 200
+        )
+        client.post("/v1/shipments", json={**body, "cod_amount": "not money"}, headers=headers)
+        client.post(f"/v1/shipments/{awb}/scans", json=delivery | {"scan_id": "x"}, headers=headers)
+
+    logs = [
+        system.state_dir / "up.log",
+        *system.state_dir.rglob("*.log"),
+        *system.state_dir.rglob("log/*"),
+    ]
+    text = "\n".join(path.read_text(errors="replace") for path in logs if path.is_file())
+    assert "POST /v1/shipments 201" in text  # the request log is there, and holds no person
+    for value in ("Kartika", "Wulandari", "081377778888", "Cendrawasih", awb):
+        assert value not in text
