@@ -84,7 +84,7 @@ def track_many(
     if not numbers or len(numbers) > MAX_AWBS:
         raise RuleViolation("Give between 1 and 25 waybill numbers.", code="too_many_awbs")
     valid = [n for n in numbers if waybill.is_valid(n)]
-    found = _find(container, valid, consistency_token) if valid else {}
+    found = _find(container, valid, consistency_token)
     return TrackingBatchView(
         shipments=[TrackingView(**found[n]) for n in valid if n in found],
         not_found=[n for n in valid if n not in found],

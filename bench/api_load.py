@@ -2,7 +2,6 @@
 and its own shipments (so clients never contend for one aggregate)."""
 
 import collections
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from harness import api_server, cpu_seconds, trusting
-from report import Detail, Figure, latency_detail, per_second
+from report import Detail, Figure, latency_detail, per_second, process_cpu
 from workload import BATCH_SIZE, HUB, book_shipments, scan_json
 
 from infra.bootstrap import build_applications
@@ -85,16 +84,11 @@ def run_load(
     for thread in threads:
         thread.start()
     start.wait()
-    began, cpu = time.perf_counter(), _own_cpu()
+    began, cpu = time.perf_counter(), process_cpu()
     complete = _join(threads, began + RUN_TIMEOUT_S)
-    seconds, cpu = time.perf_counter() - began, _own_cpu() - cpu
+    seconds, cpu = time.perf_counter() - began, process_cpu() - cpu
     stop.set()
     return _merge(results, seconds, cpu, complete)
-
-
-def _own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def _quota(requests: int, clients: int, n: int) -> int:

@@ -47,6 +47,12 @@ def latency_detail(seconds: Sequence[float]) -> Detail:
     }
 
 
+def process_cpu() -> float:
+    """CPU seconds (user + system) this process has used so far, all threads."""
+    times = os.times()
+    return times.user + times.system
+
+
 def per_second(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else math.nan
 

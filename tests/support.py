@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
+from commands.shipments import Shipments
 from domain.booking import Booking, Parcel, Party
 from domain.shipments import Scan
 from infra.settings import Settings
@@ -40,6 +41,14 @@ def transit_scan(step: int, *, at: datetime | None = None) -> Scan:
         location="CGK10000",
         actor="key_test",
     )
+
+
+def book_and_scan(shipments: Shipments, count: int, rounds: int = 0) -> list[str]:
+    """Book `count` shipments, then give each `rounds` hub scans; return their AWBs."""
+    awbs = [shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(count)]
+    for step in range(rounds):
+        shipments.record_scans([(awb, transit_scan(step)) for awb in awbs], LATER)
+    return awbs
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -301,3 +301,12 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
     assert api.stored_events() == before
+
+
+def test_malformed_or_unissued_consistency_tokens_are_refused(api: Api) -> None:
+    awb = book(api)
+    for token in ("garbage", "shipments:1=2,1=3", "shipments:0=999999999"):
+        for params in ({"awb": awb}, {"awb": "JL0"}):
+            response = api.client.get("/v1/track", params={**params, "consistency_token": token})
+            assert response.status_code == 422, (token, params, response.text)
+            assert response.json()["error"]["code"] == "invalid_consistency_token"

@@ -17,7 +17,7 @@ from consumers.registry import projection
 from consumers.verify import verify
 from infra.bootstrap import build_applications
 from infra.settings import Settings
-from tests.support import BOOKED_AT, LATER, booking, start_process, transit_scan, wait_until
+from tests.support import LATER, book_and_scan, start_process, transit_scan, wait_until
 
 SHIPMENTS = 100
 ROUNDS = 100  # one scan per shipment per round: 10,000 scans
@@ -37,6 +37,15 @@ def read_model_totals(database_url: str) -> tuple[int, int]:
         ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+def assert_read_model_complete_and_exact(database_url: str, shipments: Shipments) -> None:
+    """Every scan arrived exactly once, and the read model equals a fresh replay."""
+    expected = (SHIPMENTS * ROUNDS,) * 2
+    caught_up = wait_until(lambda: read_model_totals(database_url) == expected, timeout=180)
+    assert caught_up, f"read model has {read_model_totals(database_url)} scans, not {expected}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert verify(conn, projection("tracking"), [shipments]) == []
 
 
 class Processes:
@@ -71,9 +80,7 @@ def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     shipments = build_applications(settings)
-    awbs = [
-        shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(SHIPMENTS)
-    ]
+    awbs = book_and_scan(shipments, SHIPMENTS)
     processes = Processes(settings, tmp_path)
     writer = threading.Thread(target=write_stream, args=(shipments, awbs, 0.15))
     chance = random.Random(os.environ.get("JALUR_TEST_SEED", "crash"))
@@ -83,14 +90,8 @@ def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
             time.sleep(chance.uniform(0.3, 2.0))
             processes.kill_and_restart(chance.choice(["relay", "consumer"]))
         writer.join()
-        caught_up = wait_until(
-            lambda: read_model_totals(database_url) == (SHIPMENTS * ROUNDS,) * 2, timeout=180
-        )
-        totals = read_model_totals(database_url)
+        assert_read_model_complete_and_exact(database_url, shipments)
     finally:
         processes.stop()
     assert processes.kills["relay"] >= 3, processes.kills
     assert processes.kills["consumer"] >= 3, processes.kills
-    assert caught_up, f"read model has {totals} scans of {SHIPMENTS * ROUNDS}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        assert verify(conn, projection("tracking"), [shipments]) == []

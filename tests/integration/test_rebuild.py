@@ -14,7 +14,7 @@ from infra.relay import Relay
 from infra.settings import Settings
 from projections.tracking_queries import find_shipments
 from tests.integration.test_relay import running
-from tests.support import BOOKED_AT, LATER, booking, transit_scan, wait_until
+from tests.support import BOOKED_AT, LATER, book_and_scan, booking, transit_scan, wait_until
 
 TRACKING = projection("tracking")
 
@@ -23,9 +23,7 @@ def test_rebuild_switches_readers_without_downtime_and_live_runner_follows(
     settings: Settings, database_url: str
 ) -> None:
     shipments = build_applications(settings)
-    awbs = [shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(20)]
-    for step in range(10):
-        shipments.record_scans([(awb, transit_scan(step)) for awb in awbs], LATER)
+    awbs = book_and_scan(shipments, 20, rounds=10)
     stored = shipments.recorder.max_notification_id() or 0
     runner = ProjectionRunner(TRACKING, settings)
     reader_errors: list[str] = []

@@ -20,7 +20,7 @@ from infra.kafka import consumer_config, topic_for
 from infra.partitioning import partition_for
 from infra.relay import Relay
 from infra.settings import Settings
-from tests.support import BOOKED_AT, LATER, booking, transit_scan, wait_until
+from tests.support import BOOKED_AT, book_and_scan, booking, wait_until
 
 
 @contextmanager
@@ -48,9 +48,7 @@ def read_topic(settings: Settings, expected: int, timeout: float = 60) -> list[A
 
 def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Settings) -> None:
     shipments = build_applications(settings)
-    awbs = [shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(5)]
-    for step in range(4):
-        shipments.record_scans([(awb, transit_scan(step)) for awb in awbs], LATER)
+    book_and_scan(shipments, 5, rounds=4)
     stored = shipments.recorder.max_notification_id()
     with running(Relay(shipments, settings)):
         messages = read_topic(settings, expected=stored or 0)
@@ -103,9 +101,7 @@ def test_republished_events_do_not_change_the_read_model(
     settings: Settings, database_url: str
 ) -> None:
     shipments = build_applications(settings)
-    awbs = [shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(10)]
-    for step in range(5):
-        shipments.record_scans([(awb, transit_scan(step)) for awb in awbs], LATER)
+    book_and_scan(shipments, 10, rounds=5)
     stored = shipments.recorder.max_notification_id() or 0
     relay = Relay(shipments, settings)
     runner = ProjectionRunner(projection("tracking"), settings)
