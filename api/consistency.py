@@ -1,7 +1,14 @@
-"""Read-your-writes: wait (bounded) until a read model has applied a consistency token."""
+"""Read-your-writes: wait (bounded) until a read model has applied a consistency token.
 
+Waiting holds a worker thread, so only a few requests may wait at once; past that, a
+lagging read answers 503 at once instead of starving scans and bookings of threads.
+"""
+
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from psycopg_pool import ConnectionPool
 
@@ -10,15 +17,38 @@ from domain.errors import RuleViolation
 from infra.partitioning import parse_token
 
 
-def wait_for_token(
-    pool: ConnectionPool,
-    topic: str,
-    token: str,
-    read_positions: Callable[..., dict[int, int]],
-    newest_notification_id: int,
-    max_wait_s: float,
-) -> None:
-    """Return once every partition in the token is applied; ReadModelLagging after max_wait_s."""
+@dataclass(frozen=True)
+class ReadModelWatch:
+    pool: ConnectionPool
+    topic: str
+    read_positions: Callable[[Any, str], dict[int, int]]
+    waiters: threading.BoundedSemaphore
+    max_wait_s: float
+
+    def wait_for(self, token: str, newest_notification_id: int) -> None:
+        """Return once every partition in the token is applied; else ReadModelLagging."""
+        wanted = _parse(token, newest_notification_id)
+        if self._reached(wanted):
+            return
+        if not self.waiters.acquire(blocking=False):
+            raise ReadModelLagging
+        try:
+            deadline = time.monotonic() + self.max_wait_s
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+                if self._reached(wanted):
+                    return
+            raise ReadModelLagging
+        finally:
+            self.waiters.release()
+
+    def _reached(self, wanted: dict[int, int]) -> bool:
+        with self.pool.connection() as conn:
+            applied = self.read_positions(conn, self.topic)
+        return all(applied.get(p, 0) >= n for p, n in wanted.items())
+
+
+def _parse(token: str, newest_notification_id: int) -> dict[int, int]:
     try:
         context, wanted = parse_token(token)
     except ValueError:
@@ -27,12 +57,4 @@ def wait_for_token(
         ) from None
     if context != "shipments" or any(n > newest_notification_id for n in wanted.values()):
         raise RuleViolation("Unknown consistency token.", code="invalid_consistency_token")
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        with pool.connection() as conn:
-            applied = read_positions(conn, topic)
-        if all(applied.get(p, 0) >= n for p, n in wanted.items()):
-            return
-        if time.monotonic() >= deadline:
-            raise ReadModelLagging
-        time.sleep(0.01)
+    return wanted

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.consistency import wait_for_token
+from api.consistency import ReadModelWatch
 from api.deps import ContainerDep
 from api.errors import error_responses
 from domain import waybill
@@ -95,8 +95,12 @@ def track_many(
 def _find(container: ContainerDep, awbs: list[str], token: str | None) -> dict[str, Any]:
     if token:
         newest = container.shipments.recorder.max_notification_id() or 0
-        topic = topic_for(container.settings, "shipments")
-        max_wait = container.settings.consistency_wait_max_s
-        wait_for_token(container.pool, topic, token, positions, newest, max_wait)
+        ReadModelWatch(
+            container.pool,
+            topic_for(container.settings, "shipments"),
+            positions,
+            container.consistency_waiters,
+            container.settings.consistency_wait_max_s,
+        ).wait_for(token, newest)
     with container.pool.connection() as conn:
         return find_shipments(conn, awbs)

@@ -18,6 +18,7 @@ from domain.shipments import Scan, Shipment, Waybill
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 30
+CLAIMS_KEPT = 100_000  # AWB -> shipment id look-ups remembered per process
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class ScanBatchRejected(RuleViolation):
 
 class Shipments(Application[UUID]):
     name = "shipments"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._claims: dict[str, UUID] = {}
 
     def book(
         self,
@@ -120,11 +125,20 @@ class Shipments(Application[UUID]):
                 code="invalid_awb",
             )
         try:
-            claim: Waybill = self.repository.get(Waybill.create_id(awb))
-            shipment: Shipment = self.repository.get(claim.shipment_id)
+            shipment: Shipment = self.repository.get(self._shipment_id(awb))
         except AggregateNotFoundError:
             raise NotFound(f"No shipment with waybill {awb}.", code="shipment_not_found") from None
         return shipment
+
+    def _shipment_id(self, awb: str) -> UUID:
+        """The shipment an AWB was issued to. A claim never changes, so found ones are kept."""
+        known = self._claims.get(awb)
+        if known is None:
+            claim: Waybill = self.repository.get(Waybill.create_id(awb))
+            if len(self._claims) >= CLAIMS_KEPT:
+                self._claims.clear()
+            known = self._claims[awb] = claim.shipment_id
+        return known
 
     def record_scan(self, awb: str, scan: Scan, now: datetime) -> tuple[ScanOutcome, Written]:
         """Record one scan; a retried scan id returns the first outcome."""

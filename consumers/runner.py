@@ -61,8 +61,11 @@ class ProjectionRunner:
         finally:
             self.close()
 
-    def step(self, timeout: float = 0.1) -> int:
-        """Consume and apply one batch; the number of messages it held."""
+    def step(self, timeout: float = 0.01) -> int:
+        """Consume and apply one batch; the number of messages it held.
+
+        consume() waits the whole timeout unless a full batch arrives, so the timeout is
+        the latency floor of a quiet stream: keep it short."""
         messages = self.consumer.consume(self.settings.projection_batch_size, timeout)
         events = [m for m in messages if not self._is_error(m)]
         if events:

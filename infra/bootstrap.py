@@ -1,5 +1,6 @@
 """The composition root: builds every application and pool from a Settings object."""
 
+import threading
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -18,6 +19,7 @@ class Container:
     settings: Settings
     shipments: Shipments
     pool: ConnectionPool
+    consistency_waiters: threading.BoundedSemaphore
 
     @property
     def applications(self) -> list[Application[UUID]]:
@@ -43,4 +45,5 @@ def build_applications(settings: Settings) -> Shipments:
 def bootstrap(settings: Settings) -> Container:
     shipments = build_applications(settings)
     pool = make_pool(settings.require_database_url(), settings.db_pool_size, "jalur-api")
-    return Container(settings=settings, shipments=shipments, pool=pool)
+    waiters = threading.BoundedSemaphore(settings.consistency_max_waiters)
+    return Container(settings, shipments, pool, waiters)

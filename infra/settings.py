@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     consistency_wait_max_s: float = Field(default=5.0, ge=0, le=30)
+    consistency_max_waiters: int = Field(
+        default=16, ge=1, description="Reads that may wait for a token at once; more get 503."
+    )
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.01, gt=0)
     relay_check_interval_s: float = Field(default=2.0, gt=0)

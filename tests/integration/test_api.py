@@ -2,6 +2,7 @@
 tracking, read-your-writes, and bad input that changes nothing."""
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,10 @@ from consumers.runner import ProjectionRunner
 from domain.waybill import waybill_for
 from infra.bootstrap import Container, bootstrap
 from infra.keys import create_key, revoke_key
+from infra.partitioning import token_for
 from infra.relay import Relay
 from infra.settings import Settings
+from tests.support import BOOKED_AT, booking
 
 
 @dataclass
@@ -310,3 +313,28 @@ def test_malformed_or_unissued_consistency_tokens_are_refused(api: Api) -> None:
             response = api.client.get("/v1/track", params={**params, "consistency_token": token})
             assert response.status_code == 422, (token, params, response.text)
             assert response.json()["error"]["code"] == "invalid_consistency_token"
+
+
+def test_lagging_reads_beyond_the_waiter_cap_answer_503_at_once(settings: Settings) -> None:
+    # No relay or consumer runs, so the read model never reaches the token.
+    capped = settings.model_copy(update={"consistency_max_waiters": 1, "consistency_wait_max_s": 3})
+    container = bootstrap(capped)
+    token = token_for(
+        "shipments", container.shipments.book(booking(), actor="k", now=BOOKED_AT).written, 4
+    )
+    finished: list[tuple[str, int]] = []
+
+    with TestClient(create_app(container)) as client:
+
+        def read(name: str) -> None:
+            response = client.get("/v1/track", params={"awb": "JL0", "consistency_token": token})
+            finished.append((name, response.status_code))
+
+        waiting = threading.Thread(target=read, args=("waiting",))
+        waiting.start()
+        time.sleep(0.5)  # let the first read take the only waiter's place
+        read("refused")
+        waiting.join()
+    container.close()
+
+    assert finished == [("refused", 503), ("waiting", 503)]
