@@ -5,13 +5,20 @@ redelivery or a republish, and is skipped. Kafka offsets are committed only afte
 that transaction, so a crash anywhere replays, and replays change nothing.
 """
 
+import contextlib
 import logging
 import threading
 import time
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from psycopg import sql
 
 from consumers import generations
@@ -50,6 +57,7 @@ class ProjectionRunner:
         self.consumer = self._subscribe()
         self.applied = 0
         self.skipped = 0
+        self.gaps = 0
         self._last_switch_check = time.monotonic()
 
     def run(self, stop: threading.Event) -> None:
@@ -69,8 +77,11 @@ class ProjectionRunner:
         messages = self.consumer.consume(self.settings.projection_batch_size, timeout)
         events = [m for m in messages if not self._is_error(m)]
         if events:
-            self._apply(events)
-            self.consumer.commit(asynchronous=True)
+            gaps = self._apply(events)
+            if gaps:
+                self._reread(gaps)
+            else:
+                self.consumer.commit(asynchronous=True)
         return len(events)
 
     def positions(self) -> dict[tuple[str, int], int]:
@@ -93,16 +104,22 @@ class ProjectionRunner:
         consumer.subscribe(self.topics)
         return consumer
 
-    def _apply(self, messages: list[Message]) -> None:
+    def _apply(self, messages: list[Message]) -> set[tuple[str, int]]:
+        """Apply what follows on from each partition's position; return the partitions
+        where a message arrived whose predecessor never did (a gap)."""
         schema = sql.Identifier(generations.schema_name(self.projection, self.generation))
+        gaps: set[tuple[str, int]] = set()
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(schema))
             positions = self._lock_positions(cur, messages)
             for message in messages:
                 key = _source(message)
-                notification_id = _notification_id(message)
+                notification_id = _header(message, "notification_id")
                 if notification_id <= positions.get(key, 0):
                     self.skipped += 1
+                    continue
+                if _header(message, "previous_notification_id") > positions.get(key, 0):
+                    gaps.add(key)
                     continue
                 self.projection.apply(PublicEvent.from_json(message.value() or b""), cur)
                 positions[key] = notification_id
@@ -113,6 +130,23 @@ class ProjectionRunner:
                    DO UPDATE SET notification_id = EXCLUDED.notification_id""",
                 [(topic, partition, nid) for (topic, partition), nid in positions.items()],
             )
+        return gaps
+
+    def _reread(self, gaps: set[tuple[str, int]]) -> None:
+        """A message's predecessor never reached us: read those partitions again from
+        offset 0 (topics keep everything); what was applied is skipped, what was missed is
+        applied. Done by committing offset 0 and rejoining the group, not by seek(): the
+        broker's idea of where a partition starts may be what went wrong, and a seek on a
+        partition still being assigned can be ignored."""
+        self.gaps += len(gaps)
+        for topic, partition in sorted(gaps):
+            log.warning("gap in %s/%s: re-reading the partition from offset 0", topic, partition)
+        with contextlib.suppress(KafkaException):  # nothing consumed elsewhere yet
+            self.consumer.commit(asynchronous=False)
+        rewind = [TopicPartition(topic, partition, 0) for topic, partition in gaps]
+        self.consumer.commit(offsets=rewind, asynchronous=False)
+        self.consumer.close()
+        self.consumer = self._subscribe()
 
     def _lock_positions(
         self, cur: psycopg.Cursor[Any], messages: list[Message]
@@ -160,10 +194,10 @@ def _source(message: Message) -> tuple[str, int]:
     return topic, partition
 
 
-def _notification_id(message: Message) -> int:
+def _header(message: Message, wanted: str) -> int:
     headers = message.headers() or []
     pairs = headers.items() if isinstance(headers, dict) else headers
     for name, value in pairs:
-        if name == "notification_id" and value is not None:
+        if name == wanted and value is not None:
             return int(value)
-    raise ValueError(f"message at {message.topic()}/{message.partition()} has no notification_id")
+    raise ValueError(f"message at {message.topic()}/{message.partition()} has no {wanted}")

@@ -21,7 +21,8 @@ INFRA_DDL = (
     """CREATE TABLE IF NOT EXISTS relay_positions (
         application text PRIMARY KEY,
         notification_id bigint NOT NULL,
-        broker_marker bigint NOT NULL
+        broker_marker bigint NOT NULL,
+        partition_heads bigint[] NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS projection_generations (
         projection text PRIMARY KEY,

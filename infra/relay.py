@@ -44,6 +44,7 @@ class Relay:
         self.producer: Producer | None = None
         self.marker_client: Consumer | None = None
         self.position = 0
+        self.heads = [0] * settings.kafka_partitions  # last notification id sent per partition
         self.marker = 0
         self.marker_refreshed_at = time.monotonic()
         self.published = 0
@@ -105,19 +106,28 @@ class Relay:
             if error is not None:
                 failures.append(error)
 
+        heads = list(self.heads)
         for notification in notifications:
-            self._produce(producer, notification, on_delivery)
+            self._produce(producer, notification, heads, on_delivery)
         if producer.flush(30) > 0 or failures:
             raise PublishFailed(str(failures[:1]) or "flush timed out")
+        self.heads = heads
 
-    def _produce(self, producer: Producer, notification: Notification, on_delivery: Any) -> None:
+    def _produce(
+        self, producer: Producer, notification: Notification, heads: list[int], on_delivery: Any
+    ) -> None:
+        """Produce one event. Each message names the previous one in its partition, so a
+        consumer can tell a gap (a message the broker never delivered) from a duplicate."""
         domain_event = cast(DomainEvent, self.app.mapper.to_domain_event(notification))
         public = to_public(domain_event)
+        partition = partition_for(domain_event.originator_id, self.settings.kafka_partitions)
+        previous, heads[partition] = heads[partition], notification.id
         headers = {
             "event_type": public.type,
             "schema_version": str(public.schema_version),
             "source_application": self.app.name,
             "notification_id": str(notification.id),
+            "previous_notification_id": str(previous),
             "aggregate_version": str(public.aggregate_version),
             "timestamp": public.occurred_at,
         }
@@ -127,9 +137,7 @@ class Relay:
                     self.topic,
                     key=public.aggregate_id.encode(),
                     value=public.to_json(),
-                    partition=partition_for(
-                        domain_event.originator_id, self.settings.kafka_partitions
-                    ),
+                    partition=partition,
                     headers=list(headers.items()),
                     on_delivery=on_delivery,
                 )
@@ -154,10 +162,12 @@ class Relay:
         assert self.conn is not None
         self.conn.execute("SELECT 1")  # also proves we still hold the leadership session
         stored = self.conn.execute(
-            "SELECT notification_id, broker_marker FROM relay_positions WHERE application = %s",
+            """SELECT notification_id, broker_marker, partition_heads FROM relay_positions
+               WHERE application = %s""",
             (self.app.name,),
         ).fetchone()
-        self.position, self.marker = stored if stored else (0, 0)
+        self.position, self.marker, heads = stored if stored else (0, 0, [])
+        self.heads = heads if len(heads) == self.settings.kafka_partitions else self._fresh_heads()
         marker_client = self._marker_client()
         committed = marker_client.committed([TopicPartition(self.topic, 0)], timeout=10)[0].offset
         if committed == self.marker and committed > 0:
@@ -171,7 +181,7 @@ class Relay:
         ensure_topics(self.settings, [self.topic])
         marker = secrets.randbelow(2**52) + 1
         marker_client.commit(offsets=[TopicPartition(self.topic, 0, marker)], asynchronous=False)
-        self.position, self.marker = 0, marker
+        self.position, self.marker, self.heads = 0, marker, self._fresh_heads()
         self.marker_refreshed_at = time.monotonic()
         self._save_position(0)
 
@@ -187,15 +197,20 @@ class Relay:
             marker_client.commit(offsets=[offset], asynchronous=False)
             self.marker_refreshed_at = time.monotonic()
 
+    def _fresh_heads(self) -> list[int]:
+        return [0] * self.settings.kafka_partitions
+
     def _save_position(self, notification_id: int) -> None:
         assert self.conn is not None
         self.conn.execute(
-            """INSERT INTO relay_positions (application, notification_id, broker_marker)
-               VALUES (%s, %s, %s)
+            """INSERT INTO relay_positions
+                   (application, notification_id, broker_marker, partition_heads)
+               VALUES (%s, %s, %s, %s)
                ON CONFLICT (application) DO UPDATE
                SET notification_id = EXCLUDED.notification_id,
-                   broker_marker = EXCLUDED.broker_marker""",
-            (self.app.name, notification_id, self.marker),
+                   broker_marker = EXCLUDED.broker_marker,
+                   partition_heads = EXCLUDED.partition_heads""",
+            (self.app.name, notification_id, self.marker, self.heads),
         )
         self.position = notification_id
 

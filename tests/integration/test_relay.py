@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 from consumers.registry import projection
-from consumers.runner import ProjectionRunner
+from consumers.runner import ProjectionRunner, group_id
 from consumers.verify import verify
 from infra.bootstrap import build_applications
 from infra.kafka import consumer_config, topic_for
@@ -63,6 +63,7 @@ def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Sett
             "schema_version",
             "source_application",
             "notification_id",
+            "previous_notification_id",
             "aggregate_version",
             "timestamp",
         }
@@ -113,5 +114,33 @@ def test_republished_events_do_not_change_the_read_model(
             )  # as if the position was lost
         assert wait_until(lambda: runner.skipped >= stored, timeout=60)
     assert runner.applied == stored
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert verify(conn, projection("tracking"), [shipments]) == []
+
+
+def test_messages_the_broker_never_delivered_are_read_again(
+    settings: Settings, database_url: str
+) -> None:
+    shipments = build_applications(settings)
+    book_and_scan(shipments, 10, rounds=3)
+    stored = shipments.recorder.max_notification_id() or 0
+    relay = Relay(shipments, settings)
+    with running(relay):
+        assert wait_until(lambda: relay.published == stored, timeout=60)
+    # As if the broker had skipped the first messages of every partition for this group:
+    skipper = Consumer(consumer_config(settings, group_id(settings, projection("tracking"), 1)))
+    topic = topic_for(settings, "shipments")
+    skipper.commit(
+        offsets=[TopicPartition(topic, p, 3) for p in range(settings.kafka_partitions)],
+        asynchronous=False,
+    )
+    skipper.close()
+
+    runner = ProjectionRunner(projection("tracking"), settings)
+    with running(runner):
+        caught_up = wait_until(lambda: runner.applied == stored, timeout=60)
+
+    assert caught_up, f"applied {runner.applied} of {stored}"
+    assert runner.gaps >= 1
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert verify(conn, projection("tracking"), [shipments]) == []
