@@ -25,11 +25,14 @@ class ReadModelWatch:
     waiters: threading.BoundedSemaphore
     max_wait_s: float
 
-    def wait_for(self, token: str, newest_notification_id: int) -> None:
-        """Return once every partition in the token is applied; else ReadModelLagging."""
-        wanted = _parse(token, newest_notification_id)
+    def wait_for(self, token: str, newest_notification_id: Callable[[], int]) -> None:
+        """Return once every partition in the token is applied; else ReadModelLagging.
+        The event store is asked for its newest id only when the token is not yet reached."""
+        wanted = _parse(token)
         if self._reached(wanted):
             return
+        if any(n > newest_notification_id() for n in wanted.values()):
+            raise _unknown_token()
         if not self.waiters.acquire(blocking=False):
             raise ReadModelLagging
         try:
@@ -48,13 +51,17 @@ class ReadModelWatch:
         return all(applied.get(p, 0) >= n for p, n in wanted.items())
 
 
-def _parse(token: str, newest_notification_id: int) -> dict[int, int]:
+def _parse(token: str) -> dict[int, int]:
     try:
         context, wanted = parse_token(token)
     except ValueError:
         raise RuleViolation(
             "Malformed consistency token.", code="invalid_consistency_token"
         ) from None
-    if context != "shipments" or any(n > newest_notification_id for n in wanted.values()):
-        raise RuleViolation("Unknown consistency token.", code="invalid_consistency_token")
+    if context != "shipments":
+        raise _unknown_token()
     return wanted
+
+
+def _unknown_token() -> RuleViolation:
+    return RuleViolation("Unknown consistency token.", code="invalid_consistency_token")

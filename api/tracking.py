@@ -94,13 +94,13 @@ def track_many(
 
 def _find(container: ContainerDep, awbs: list[str], token: str | None) -> dict[str, Any]:
     if token:
-        newest = container.shipments.recorder.max_notification_id() or 0
+        recorder = container.shipments.recorder
         ReadModelWatch(
             container.pool,
             topic_for(container.settings, "shipments"),
             positions,
             container.consistency_waiters,
             container.settings.consistency_wait_max_s,
-        ).wait_for(token, newest)
+        ).wait_for(token, lambda: recorder.max_notification_id() or 0)
     with container.pool.connection() as conn:
         return find_shipments(conn, awbs)

@@ -44,7 +44,7 @@ class Relay:
         self.producer: Producer | None = None
         self.marker_client: Consumer | None = None
         self.position = 0
-        self.heads = [0] * settings.kafka_partitions  # last notification id sent per partition
+        self.heads = self._fresh_heads()  # last notification id sent, per partition
         self.marker = 0
         self.marker_refreshed_at = time.monotonic()
         self.published = 0
@@ -160,8 +160,7 @@ class Relay:
     def _check_broker(self) -> None:
         """Republish from the start if the broker no longer holds our marker."""
         assert self.conn is not None
-        self.conn.execute("SELECT 1")  # also proves we still hold the leadership session
-        stored = self.conn.execute(
+        stored = self.conn.execute(  # also proves we still hold the leadership session
             """SELECT notification_id, broker_marker, partition_heads FROM relay_positions
                WHERE application = %s""",
             (self.app.name,),
