@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -52,7 +53,11 @@ def test_booked_event_holds_the_booking_as_plain_data(app: Shipments) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
     max_leaves=5,
 )
@@ -72,3 +77,10 @@ json_values = st.recursive(
 )
 def test_any_public_event_round_trips_through_json(event: PublicEvent) -> None:
     assert PublicEvent.from_json(event.to_json()) == event
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_public_event_never_carries_a_float_json_cannot_express(value: float) -> None:
+    event = PublicEvent("ScanRecorded", 1, "a", 1, "2026-11-25T08:00:00+00:00", {"latitude": value})
+    with pytest.raises(ValueError, match="JSON compliant"):
+        event.to_json()
