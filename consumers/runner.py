@@ -30,6 +30,7 @@ from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 SWITCH_CHECK_S = 1.0
+TAIL_CHECK_S = 5.0  # idle this long, compare positions with what the relay had acknowledged
 
 
 def group_id(settings: Settings, projection: Projection, generation: int) -> str:
@@ -59,6 +60,7 @@ class ProjectionRunner:
         self.skipped = 0
         self.gaps = 0
         self._last_switch_check = time.monotonic()
+        self._quiet_since = time.monotonic()
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -77,12 +79,34 @@ class ProjectionRunner:
         messages = self.consumer.consume(self.settings.projection_batch_size, timeout)
         events = [m for m in messages if not self._is_error(m)]
         if events:
+            self._quiet_since = time.monotonic()
             gaps = self._apply(events)
             if gaps:
                 self._reread(gaps)
             else:
                 self.consumer.commit(asynchronous=True)
+        elif time.monotonic() - self._quiet_since > TAIL_CHECK_S:
+            self._quiet_since = time.monotonic()
+            if tail := self._missed_tail():
+                self._reread(tail)
         return len(events)
+
+    def _missed_tail(self) -> set[tuple[str, int]]:
+        """Assigned partitions whose last messages never arrived. A chain break shows a
+        hole only when a later message comes; after the last one, nothing comes. So, when
+        quiet, compare with the heads the relay recorded once the broker acknowledged them."""
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        applied = self.positions()
+        missed = set()
+        for context, topic in zip(self.projection.CONTEXTS, self.topics, strict=True):
+            row = self.conn.execute(
+                "SELECT partition_heads FROM relay_positions WHERE application = %s", (context,)
+            ).fetchone()
+            for partition, head in enumerate(row[0] if row else []):
+                key = (topic, partition)
+                if key in assigned and head > applied.get(key, 0):
+                    missed.add(key)
+        return missed
 
     def positions(self) -> dict[tuple[str, int], int]:
         return generations.positions(self.conn, self.projection, self.generation)
@@ -133,9 +157,9 @@ class ProjectionRunner:
         return gaps
 
     def _reread(self, gaps: set[tuple[str, int]]) -> None:
-        """A message's predecessor never reached us: read those partitions again from
-        offset 0 (topics keep everything); what was applied is skipped, what was missed is
-        applied. Done by committing offset 0 and rejoining the group, not by seek(): the
+        """Messages never reached us (see _apply and _missed_tail): read those partitions
+        again from offset 0 (topics keep everything); what was applied is skipped, what was
+        missed is applied. Done by committing offset 0 and rejoining the group, not by seek(): the
         broker's idea of where a partition starts may be what went wrong, and a seek on a
         partition still being assigned can be ignored."""
         self.gaps += len(gaps)
@@ -147,6 +171,7 @@ class ProjectionRunner:
         self.consumer.commit(offsets=rewind, asynchronous=False)
         self.consumer.close()
         self.consumer = self._subscribe()
+        self._quiet_since = time.monotonic()  # give the rejoin time before looking again
 
     def _lock_positions(
         self, cur: psycopg.Cursor[Any], messages: list[Message]

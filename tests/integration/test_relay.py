@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from consumers.registry import projection
@@ -118,8 +119,24 @@ def test_republished_events_do_not_change_the_read_model(
         assert verify(conn, projection("tracking"), [shipments]) == []
 
 
+def skip_deliveries(settings: Settings, offset: int) -> None:
+    """As if the broker had moved this group past messages it never delivered."""
+    skipper = Consumer(consumer_config(settings, group_id(settings, projection("tracking"), 1)))
+    topic = topic_for(settings, "shipments")
+    skipper.commit(
+        offsets=[TopicPartition(topic, p, offset) for p in range(settings.kafka_partitions)],
+        asynchronous=False,
+    )
+    skipper.close()
+
+
+@pytest.mark.parametrize(
+    "skipped_to",
+    [3, 10**6],
+    ids=["holes followed by later messages", "holes at the end of every partition"],
+)
 def test_messages_the_broker_never_delivered_are_read_again(
-    settings: Settings, database_url: str
+    settings: Settings, database_url: str, skipped_to: int
 ) -> None:
     shipments = build_applications(settings)
     book_and_scan(shipments, 10, rounds=3)
@@ -127,14 +144,7 @@ def test_messages_the_broker_never_delivered_are_read_again(
     relay = Relay(shipments, settings)
     with running(relay):
         assert wait_until(lambda: relay.published == stored, timeout=60)
-    # As if the broker had skipped the first messages of every partition for this group:
-    skipper = Consumer(consumer_config(settings, group_id(settings, projection("tracking"), 1)))
-    topic = topic_for(settings, "shipments")
-    skipper.commit(
-        offsets=[TopicPartition(topic, p, 3) for p in range(settings.kafka_partitions)],
-        asynchronous=False,
-    )
-    skipper.close()
+    skip_deliveries(settings, skipped_to)
 
     runner = ProjectionRunner(projection("tracking"), settings)
     with running(runner):
