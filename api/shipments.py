@@ -16,7 +16,7 @@ from api.shipment_models import (
     ScanOut,
     ScanRecordedOut,
 )
-from commands.shipments import Written
+from commands.writes import Written
 from domain import waybill
 from domain.shipments import Scan
 from infra.partitioning import token_for

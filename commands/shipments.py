@@ -1,7 +1,6 @@
 """The shipments application: book shipments and record their scans."""
 
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,8 +8,9 @@ from typing import TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import RecordConflictError, Recording
+from eventsourcing.persistence import RecordConflictError
 
+from commands.writes import Written, retry_on_conflict
 from domain import waybill
 from domain.booking import Booking, check_booking
 from domain.errors import Conflict, NotFound, RuleViolation
@@ -19,20 +19,6 @@ from domain.shipments import Scan, Shipment, Waybill
 T = TypeVar("T")
 MAX_ATTEMPTS = 30
 CLAIMS_KEPT = 100_000  # AWB -> shipment id look-ups remembered per process
-
-
-@dataclass(frozen=True)
-class Written:
-    """Where each written aggregate's last event landed: the read-your-writes token."""
-
-    positions: tuple[tuple[UUID, int], ...]
-
-    @classmethod
-    def of(cls, recordings: Sequence[Recording[UUID]]) -> "Written":
-        last: dict[UUID, int] = {}
-        for recording in recordings:
-            last[recording.domain_event.originator_id] = recording.notification.id
-        return cls(tuple(last.items()))
 
 
 @dataclass(frozen=True)
@@ -149,13 +135,13 @@ class Shipments(Application[UUID]):
             recordings = self.save(shipment)
             return ScanOutcome(awb, scan.scan_id, recorded), Written.of(recordings)
 
-        return _retry_on_conflict(attempt)
+        return retry_on_conflict(attempt)
 
     def record_scans(
         self, scans: Sequence[tuple[str, Scan]], now: datetime
     ) -> tuple[list[ScanOutcome], Written]:
         """Record a batch of scans atomically: all are stored, or none."""
-        return _retry_on_conflict(lambda: self._record_scans_once(scans, now))
+        return retry_on_conflict(lambda: self._record_scans_once(scans, now))
 
     def _record_scans_once(
         self, scans: Sequence[tuple[str, Scan]], now: datetime
@@ -176,13 +162,3 @@ class Shipments(Application[UUID]):
             raise ScanBatchRejected(errors)
         recordings = self.save(*shipments.values())
         return outcomes, Written.of(recordings)
-
-
-def _retry_on_conflict(attempt: Callable[[], T]) -> T:
-    """Re-run a load-decide-save cycle when a concurrent writer got there first."""
-    for tries in range(MAX_ATTEMPTS):
-        try:
-            return attempt()
-        except RecordConflictError:
-            time.sleep(0.001 * secrets.randbelow(5 * (tries + 1)))
-    raise Conflict("Too much contention on these shipments; try again.", code="contention")

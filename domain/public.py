@@ -13,9 +13,20 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
 
+from domain.accounts import Account
+from domain.privacy import PrivacyPolicy
 from domain.shipments import Shipment, Waybill
 
 PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
+    Account.Registered: ("AccountRegistered", 1),  # type: ignore[attr-defined]
+    Account.EmailVerified: ("AccountEmailVerified", 1),  # type: ignore[attr-defined]
+    Account.EmailChangeRequested: ("AccountEmailChangeRequested", 1),  # type: ignore[attr-defined]
+    Account.EmailChanged: ("AccountEmailChanged", 1),  # type: ignore[attr-defined]
+    Account.PasswordChanged: ("AccountPasswordChanged", 1),  # type: ignore[attr-defined]
+    Account.PasswordResetRequested: ("AccountPasswordResetRequested", 1),  # type: ignore[attr-defined]
+    Account.Erased: ("AccountErased", 1),  # type: ignore[attr-defined]
+    PrivacyPolicy.Published: ("PrivacyPolicyPublished", 1),  # type: ignore[attr-defined]
+    PrivacyPolicy.Revised: ("PrivacyPolicyRevised", 1),  # type: ignore[attr-defined]
     Shipment.Booked: ("ShipmentBooked", 1),  # type: ignore[attr-defined]
     Shipment.ScanRecorded: ("ScanRecorded", 1),  # type: ignore[attr-defined]
     Waybill.Issued: ("WaybillIssued", 1),  # type: ignore[attr-defined]

@@ -10,7 +10,8 @@ from psycopg_pool import ConnectionPool
 from commands.shipments import Shipments
 from consumers import generations
 from consumers.registry import PROJECTIONS
-from infra.db import create_infra_tables, eventsourcing_env, make_pool, migration_lock
+from infra.db import eventsourcing_env, make_pool, migration_lock
+from infra.schema import create_tables
 from infra.settings import Settings
 
 
@@ -35,7 +36,7 @@ def build_applications(settings: Settings) -> Shipments:
     """Construct the applications (creating their tables under the migration lock)."""
     url = settings.require_database_url()
     with migration_lock(url) as conn:
-        create_infra_tables(conn)
+        create_tables(conn)
         shipments = Shipments(env=eventsourcing_env(url))
         for projection in PROJECTIONS.values():
             generations.ensure_generation(conn, projection)

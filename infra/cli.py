@@ -155,10 +155,10 @@ def projections_verify(name: str) -> None:
 
 
 def _connect() -> psycopg.Connection[tuple[object, ...]]:
-    from infra.db import create_infra_tables
+    from infra.schema import create_tables
 
     conn = psycopg.connect(Settings().require_database_url(), autocommit=True)
-    create_infra_tables(conn)
+    create_tables(conn)
     return conn
 
 

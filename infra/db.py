@@ -64,8 +64,3 @@ def migration_lock(database_url: str) -> Iterator[psycopg.Connection]:
             yield conn
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
-
-
-def create_infra_tables(conn: psycopg.Connection) -> None:
-    for statement in INFRA_DDL:
-        conn.execute(statement)

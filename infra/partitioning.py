@@ -8,7 +8,7 @@ import re
 import zlib
 from uuid import UUID
 
-from commands.shipments import Written
+from commands.writes import Written
 
 
 def partition_for(aggregate_id: UUID, partitions: int) -> int:

@@ -1,9 +1,12 @@
 """All configuration, read from JALUR_* environment variables (see README)."""
 
+import base64
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MASTER_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -44,6 +47,34 @@ class Settings(BaseSettings):
     projection_batch_size: int = Field(default=500, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64url of 32 random bytes: wraps every data key and keys blind "
+        "indexes. `jalur up` creates one in STATE_DIR/master.key; keep it out of backups.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base of the links in e-mails, e.g. https://app.example.id; "
+        "unset means the API's own address.",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://, smtp+starttls:// or smtps://[user:password@]host:port; "
+        "unset means e-mails are written to STATE_DIR/mailbox (a Maildir).",
+    )
+    mail_from: str = "Jalur <no-reply@jalur.invalid>"
+    argon2_time_cost: int = Field(default=3, ge=2, description="OWASP minimum: 2.")
+    argon2_memory_kib: int = Field(default=65536, ge=19456, description="OWASP minimum: 19 MiB.")
+    argon2_parallelism: int = Field(default=4, ge=1)
+    session_idle_minutes: int = Field(default=60 * 24, ge=5)
+    session_lifetime_hours: int = Field(default=24 * 30, ge=1)
+    auth_min_response_s: float = Field(
+        default=0.4,
+        ge=0,
+        le=5,
+        description="Login, registration and password-reset answers take at least this long, "
+        "so their timing does not tell whether an account exists.",
+    )
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -51,6 +82,23 @@ class Settings(BaseSettings):
                 "JALUR_DATABASE_URL is not set (or run `jalur up` for the embedded one)."
             )
         return self.database_url
+
+    def require_master_key(self) -> bytes:
+        if self.master_key is None:
+            raise SystemExit(
+                "JALUR_MASTER_KEY is not set (32 random bytes, base64url; `jalur up` makes one)."
+            )
+        key = base64.urlsafe_b64decode(self.master_key.get_secret_value() + "==")
+        if len(key) != MASTER_KEY_BYTES:
+            raise SystemExit("JALUR_MASTER_KEY must be 32 bytes, base64url-encoded.")
+        return key
+
+    @property
+    def mailbox_dir(self) -> Path:
+        return self.state_dir / "mailbox"
+
+    def links_base(self) -> str:
+        return (self.public_url or f"https://{self.api_host}:{self.api_port}").rstrip("/")
 
     def require_kafka_bootstrap(self) -> str:
         if not self.kafka_bootstrap:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.shipments import Written
+from commands.writes import Written
 from domain.scans import SCAN_CODES
 from infra.partitioning import parse_token, partition_for, token_for
 from projections.statuses import BOOKED_STATUS, status_for
