@@ -1,7 +1,9 @@
 """Shared helpers for integration and end-to-end tests."""
 
+import base64
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -9,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
+
+from pydantic import SecretStr
 
 from commands.shipments import Shipments
 from domain.booking import Booking, Parcel, Party
@@ -51,10 +55,16 @@ def book_and_scan(shipments: Shipments, count: int, rounds: int = 0) -> list[str
     return awbs
 
 
+def new_master_key() -> SecretStr:
+    return SecretStr(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process the same settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JALUR_")}
     for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         env[f"JALUR_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
     env["PYTHONPATH"] = str(ROOT)
     return env

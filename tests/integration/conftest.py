@@ -13,6 +13,7 @@ from psycopg.conninfo import make_conninfo
 
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres
 from infra.settings import Settings
+from tests.support import new_master_key
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +60,10 @@ def make_settings(database_url: str, bootstrap: str) -> Settings:
         kafka_partitions=4,
         relay_check_interval_s=0.5,
         consistency_wait_max_s=10,
+        master_key=new_master_key(),
+        argon2_time_cost=2,  # OWASP's minimum parameters: fast enough for many test logins
+        argon2_memory_kib=19456,
+        argon2_parallelism=1,
     )
 
 
