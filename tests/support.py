@@ -63,9 +63,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process the same settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JALUR_")}
     for name, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"JALUR_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        env[f"JALUR_{name.upper()}"] = json.dumps(plain) if isinstance(plain, dict) else str(plain)
     env["PYTHONPATH"] = str(ROOT)
     return env
 
