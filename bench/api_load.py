@@ -206,7 +206,7 @@ def api_figure(settings: Settings, run: ApiRun, *, batches: bool) -> Figure:
 
 def _prepare(settings: Settings, bookings: int) -> tuple[list[str], str]:
     """Book the shipments and create a device key: (waybill numbers, the key's secret)."""
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     try:
         awbs = book_shipments(shipments, bookings)
     finally:

@@ -35,7 +35,7 @@ Row = tuple[UUID, int, str, bytes]
 
 
 def booked_app(settings: Settings, bookings: int) -> tuple[Shipments, list[str]]:
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     return shipments, book_shipments(shipments, bookings)
 
 

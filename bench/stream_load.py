@@ -34,7 +34,7 @@ JOIN_TIMEOUT_S = 30.0
 
 def relay_throughput(settings: Settings, bookings: int, scans: int) -> Figure:
     """Relay.relay_once() from a stored backlog until it has nothing left to publish."""
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     try:
         store_scans(shipments, book_shipments(shipments, bookings), scans)
         stored = shipments.recorder.max_notification_id() or 0
@@ -114,7 +114,7 @@ class Watched:
 
 def end_to_end(settings: Settings, bookings: int, rate: float, seconds: float) -> Figure:
     """Scans one at a time at `rate`/s with the relay and the tracking runner running."""
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     try:
         awbs = book_shipments(shipments, bookings)
         ensure_topics(settings, [topic_for(settings, "shipments")])  # before the runner subscribes

@@ -14,6 +14,7 @@ from commands.writes import Written, retry_on_conflict
 from domain import waybill
 from domain.booking import Booking, check_booking
 from domain.errors import Conflict, NotFound, RuleViolation
+from domain.sealing import Sealer
 from domain.shipments import Scan, Shipment, Waybill
 
 T = TypeVar("T")
@@ -55,8 +56,9 @@ class ScanBatchRejected(RuleViolation):
 class Shipments(Application[UUID]):
     name = "shipments"
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *, sealer: Sealer | None = None) -> None:
         super().__init__(env)
+        self.sealer = sealer
         self._claims: dict[str, UUID] = {}
 
     def book(

@@ -7,44 +7,79 @@ from uuid import UUID
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
+from commands.accounts import Accounts
 from commands.shipments import Shipments
 from consumers import generations
 from consumers.registry import PROJECTIONS
+from infra.crypto import Keyring
 from infra.db import eventsourcing_env, make_pool, migration_lock
 from infra.schema import create_tables
 from infra.settings import Settings
 
 
 @dataclass
+class Applications:
+    shipments: Shipments
+    accounts: Accounts
+    keyring: Keyring
+    key_pool: ConnectionPool
+
+    @property
+    def all(self) -> list[Application[UUID]]:
+        return [self.shipments, self.accounts]
+
+    def close(self) -> None:
+        for app in self.all:
+            app.close()
+        self.key_pool.close()
+
+
+@dataclass
 class Container:
     settings: Settings
-    shipments: Shipments
+    apps: Applications
     pool: ConnectionPool
     consistency_waiters: threading.BoundedSemaphore
 
     @property
+    def shipments(self) -> Shipments:
+        return self.apps.shipments
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.apps.accounts
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.apps.keyring
+
+    @property
     def applications(self) -> list[Application[UUID]]:
-        return [self.shipments]
+        return self.apps.all
 
     def close(self) -> None:
         self.pool.close()
-        for app in self.applications:
-            app.close()
+        self.apps.close()
 
 
-def build_applications(settings: Settings) -> Shipments:
+def build_applications(settings: Settings) -> Applications:
     """Construct the applications (creating their tables under the migration lock)."""
     url = settings.require_database_url()
+    master_key = settings.require_master_key()
     with migration_lock(url) as conn:
         create_tables(conn)
-        shipments = Shipments(env=eventsourcing_env(url))
+        env = eventsourcing_env(url)
+        key_pool = make_pool(url, 4, "jalur-keys")
+        keyring = Keyring(key_pool, master_key)
+        shipments = Shipments(env=env, sealer=keyring)
+        accounts = Accounts(env=env)
         for projection in PROJECTIONS.values():
             generations.ensure_generation(conn, projection)
-    return shipments
+    return Applications(shipments, accounts, keyring, key_pool)
 
 
 def bootstrap(settings: Settings) -> Container:
-    shipments = build_applications(settings)
+    apps = build_applications(settings)
     pool = make_pool(settings.require_database_url(), settings.db_pool_size, "jalur-api")
     waiters = threading.BoundedSemaphore(settings.consistency_max_waiters)
-    return Container(settings, shipments, pool, waiters)
+    return Container(settings, apps, pool, waiters)

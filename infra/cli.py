@@ -54,11 +54,12 @@ def relay() -> None:
     """Publish every stored event to Kafka (one active relay per application)."""
     from infra.bootstrap import build_applications
     from infra.relay import Relay
+    from infra.threads import run_all
 
     settings = Settings()
     stop = stop_on_signals()
-    shipments = build_applications(settings)
-    Relay(shipments, settings).run(stop)
+    apps = build_applications(settings)
+    run_all([Relay(app, settings).run for app in apps.all], stop)
 
 
 @cli.command()
@@ -141,9 +142,9 @@ def projections_verify(name: str) -> None:
     from infra.bootstrap import build_applications
 
     settings = Settings()
-    shipments = build_applications(settings)
+    apps = build_applications(settings)
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
-        differences = verify(conn, projection(name), [shipments])
+        differences = verify(conn, projection(name), apps.all)
     for difference in differences:
         console.print(
             f"{difference.table}: {difference.missing} row(s) missing, "

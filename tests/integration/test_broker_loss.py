@@ -24,7 +24,7 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
     database_url: str, own_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     settings = make_settings(database_url, own_broker.bootstrap)
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     awbs = book_and_scan(shipments, SHIPMENTS)
     processes = Processes(settings, tmp_path)
     writer = threading.Thread(target=write_stream, args=(shipments, awbs, 0.1))

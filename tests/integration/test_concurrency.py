@@ -12,7 +12,7 @@ WRITERS = 10
 
 
 def test_ten_concurrent_scans_of_one_shipment_are_all_stored(settings: Settings) -> None:
-    first = build_applications(settings)
+    first = build_applications(settings).shipments
     awb = first.book(booking(), actor="key_test", now=BOOKED_AT).awb
     # Each writer is its own application with its own connections, as separate API workers are.
     writers = [

@@ -79,7 +79,7 @@ class Processes:
 def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     awbs = book_and_scan(shipments, SHIPMENTS)
     processes = Processes(settings, tmp_path)
     writer = threading.Thread(target=write_stream, args=(shipments, awbs, 0.15))

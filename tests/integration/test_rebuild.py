@@ -22,7 +22,7 @@ TRACKING = projection("tracking")
 def test_rebuild_switches_readers_without_downtime_and_live_runner_follows(
     settings: Settings, database_url: str
 ) -> None:
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     awbs = book_and_scan(shipments, 20, rounds=10)
     stored = shipments.recorder.max_notification_id() or 0
     runner = ProjectionRunner(TRACKING, settings)
@@ -67,7 +67,7 @@ def test_rebuild_switches_readers_without_downtime_and_live_runner_follows(
 def test_verify_reports_a_read_model_that_drifted_from_the_events(
     settings: Settings, database_url: str
 ) -> None:
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     awb = shipments.book(booking(), actor="key_test", now=BOOKED_AT).awb
     shipments.record_scan(awb, transit_scan(1), LATER)
     runner = ProjectionRunner(TRACKING, settings)

@@ -48,7 +48,7 @@ def read_topic(settings: Settings, expected: int, timeout: float = 60) -> list[A
 
 
 def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Settings) -> None:
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     book_and_scan(shipments, 5, rounds=4)
     stored = shipments.recorder.max_notification_id()
     with running(Relay(shipments, settings)):
@@ -82,8 +82,11 @@ def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Sett
 
 
 def test_only_one_relay_per_application_is_active(settings: Settings) -> None:
-    shipments = build_applications(settings)
-    first, second = Relay(shipments, settings), Relay(build_applications(settings), settings)
+    shipments = build_applications(settings).shipments
+    first, second = (
+        Relay(shipments, settings),
+        Relay(build_applications(settings).shipments, settings),
+    )
     with running(first) as stop_first:
         shipments.book(booking(1), actor="key_test", now=BOOKED_AT)
         assert wait_until(lambda: first.published == 2, timeout=30)
@@ -102,7 +105,7 @@ def test_only_one_relay_per_application_is_active(settings: Settings) -> None:
 def test_republished_events_do_not_change_the_read_model(
     settings: Settings, database_url: str
 ) -> None:
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     book_and_scan(shipments, 10, rounds=5)
     stored = shipments.recorder.max_notification_id() or 0
     relay = Relay(shipments, settings)
@@ -138,7 +141,7 @@ def skip_deliveries(settings: Settings, offset: int) -> None:
 def test_messages_the_broker_never_delivered_are_read_again(
     settings: Settings, database_url: str, skipped_to: int
 ) -> None:
-    shipments = build_applications(settings)
+    shipments = build_applications(settings).shipments
     book_and_scan(shipments, 10, rounds=3)
     stored = shipments.recorder.max_notification_id() or 0
     relay = Relay(shipments, settings)
