@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from api import health, shipments, tracking
+from api import accounts, health, me, privacy, sessions, shipments, tracking
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from infra.bootstrap import Container, bootstrap
@@ -36,7 +36,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.middleware("http")(_observe)  # added last, so outermost: every answer passes here
-    for module in (health, shipments, tracking):
+    for module in (health, shipments, tracking, accounts, sessions, me, privacy):
         app.include_router(module.router)
     return app
 

@@ -24,11 +24,12 @@ class ReadModelWatch:
     read_positions: Callable[[Any, str], dict[int, int]]
     waiters: threading.BoundedSemaphore
     max_wait_s: float
+    context: str = "shipments"
 
     def wait_for(self, token: str, newest_notification_id: Callable[[], int]) -> None:
         """Return once every partition in the token is applied; else ReadModelLagging.
         The event store is asked for its newest id only when the token is not yet reached."""
-        wanted = _parse(token)
+        wanted = _parse(token, self.context)
         if self._reached(wanted):
             return
         if any(n > newest_notification_id() for n in wanted.values()):
@@ -51,14 +52,14 @@ class ReadModelWatch:
         return all(applied.get(p, 0) >= n for p, n in wanted.items())
 
 
-def _parse(token: str) -> dict[int, int]:
+def _parse(token: str, expected_context: str) -> dict[int, int]:
     try:
         context, wanted = parse_token(token)
     except ValueError:
         raise RuleViolation(
             "Malformed consistency token.", code="invalid_consistency_token"
         ) from None
-    if context != "shipments":
+    if context != expected_context:
         raise _unknown_token()
     return wanted
 

@@ -10,7 +10,15 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from commands.shipments import ScanBatchRejected
-from domain.errors import Conflict, DomainError, NotFound, RuleViolation
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    RuleViolation,
+    TooManyAttempts,
+    Unauthenticated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +35,13 @@ class ErrorBody(BaseModel):
 
 _DESCRIPTIONS = {
     400: "Malformed request: invalid JSON, or HTTP the server cannot parse.",
-    401: "Missing, unknown or revoked API key.",
-    404: "No such resource.",
+    401: "Missing, unknown, expired or revoked credentials (session token or API key).",
+    403: "Signed in, but not allowed to do this.",
+    404: "No such resource (or not yours: the answer is the same).",
     409: "Conflicts with the current state.",
     413: "Body larger than 1 MiB.",
     422: "Invalid input or a broken business rule.",
+    429: "Too many failed attempts; the Retry-After header says when to try again.",
     503: "The read model has not caught up with the consistency token yet.",
 }
 
@@ -58,6 +68,12 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
 
 
 def _status_of(error: DomainError) -> int:
+    if isinstance(error, Unauthenticated):
+        return 401
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, TooManyAttempts):
+        return 429
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Conflict):
@@ -72,7 +88,13 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     details = None
     if isinstance(error, ScanBatchRejected):
         details = [vars(item) for item in error.errors]
-    return JSONResponse(error_body(error.code, error.message, details), _status_of(error))
+    headers = {}
+    if isinstance(error, TooManyAttempts):
+        headers["Retry-After"] = str(error.retry_after_s)
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    body = error_body(error.code, error.message, details)
+    return JSONResponse(body, _status_of(error), headers=headers)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
@@ -86,9 +108,12 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
-        error.status_code, f"http_{error.status_code}"
-    )
+    code = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "unauthenticated",
+        403: "forbidden",
+    }.get(error.status_code, f"http_{error.status_code}")
     return JSONResponse(
         error_body(code, str(error.detail)), error.status_code, headers=error.headers
     )

@@ -27,3 +27,23 @@ class RuleViolation(DomainError):
     """The command breaks a business rule."""
 
     code = "rule_violation"
+
+
+class Unauthenticated(DomainError):
+    """Credentials were missing or wrong. Says nothing about which part was wrong."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

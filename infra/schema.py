@@ -4,9 +4,16 @@ from typing import Any
 
 from psycopg import Connection
 
-from infra import credentials, crypto, db, tokens
+from infra import credentials, crypto, db, sessions, throttle, tokens
 
-DDL: tuple[str, ...] = (*db.INFRA_DDL, *crypto.DDL, *credentials.DDL, *tokens.DDL)
+DDL: tuple[str, ...] = (
+    *db.INFRA_DDL,
+    *crypto.DDL,
+    *credentials.DDL,
+    *tokens.DDL,
+    *sessions.DDL,
+    *throttle.DDL,
+)
 
 
 def create_tables(conn: Connection[Any]) -> None:

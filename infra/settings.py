@@ -84,11 +84,17 @@ class Settings(BaseSettings):
         return self.database_url
 
     def require_master_key(self) -> bytes:
-        if self.master_key is None:
+        """The master key; on the embedded default, the one `jalur up` keeps in STATE_DIR."""
+        kept = self.state_dir / "master.key"
+        if self.master_key is not None:
+            encoded = self.master_key.get_secret_value()
+        elif kept.exists():
+            encoded = kept.read_text().strip()
+        else:
             raise SystemExit(
                 "JALUR_MASTER_KEY is not set (32 random bytes, base64url; `jalur up` makes one)."
             )
-        key = base64.urlsafe_b64decode(self.master_key.get_secret_value() + "==")
+        key = base64.urlsafe_b64decode(encoded + "==")
         if len(key) != MASTER_KEY_BYTES:
             raise SystemExit("JALUR_MASTER_KEY must be 32 bytes, base64url-encoded.")
         return key

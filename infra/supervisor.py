@@ -23,9 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from consumers.registry import PROJECTIONS
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres
+from infra.first_start import master_key, prepare
 from infra.settings import Settings
+from infra.staff import FIRST_ADMIN_USER_ID
 from infra.tls import ensure_certificate
 
 log = logging.getLogger(__name__)
@@ -54,7 +58,15 @@ def up(settings: Settings) -> None:
         stack.enter_context(_stop_on_signals(stop))
         env = _start_services(settings, stack)
         children = _children()
+        admin_password = prepare(_settings_from(settings, env))
         _print_urls(settings, env)
+        if admin_password:
+            print(
+                f"First start: an admin was created.\n"
+                f"  user id   {FIRST_ADMIN_USER_ID}\n"
+                f"  password  {admin_password}   (shown once; change it at first sign-in)",
+                flush=True,
+            )
         try:
             _supervise(children, env, stop)
         finally:
@@ -96,11 +108,23 @@ def _start_services(settings: Settings, stack: contextlib.ExitStack) -> dict[str
         cert, key = ensure_certificate(state_dir)
     return {
         **os.environ,
+        "JALUR_MASTER_KEY": master_key(settings, state_dir),
         "JALUR_DATABASE_URL": database_url,
         "JALUR_KAFKA_BOOTSTRAP": bootstrap,
         "JALUR_TLS_CERT": str(Path(cert).resolve()),
         "JALUR_TLS_KEY": str(Path(key).resolve()),
     }
+
+
+def _settings_from(settings: Settings, env: dict[str, str]) -> Settings:
+    """The settings the children will read from this environment."""
+    return settings.model_copy(
+        update={
+            "database_url": env["JALUR_DATABASE_URL"],
+            "kafka_bootstrap": env["JALUR_KAFKA_BOOTSTRAP"],
+            "master_key": SecretStr(env["JALUR_MASTER_KEY"]),
+        }
+    )
 
 
 def _print_urls(settings: Settings, env: dict[str, str]) -> None:

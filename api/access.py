@@ -1,0 +1,115 @@
+"""Who may call what: every route names one access rule, and this module enforces it.
+
+A route declares its rule with `**allow("rule")`; the rule is also written into the
+OpenAPI document as `x-access`, which is how the authorisation-matrix test finds every
+route and fails for one that declares nothing. Object-level checks (is this shipment
+yours?) live here too, so no router repeats them.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.deps import ContainerDep
+from domain.accounts import Role
+from domain.errors import Forbidden, Unauthenticated
+from infra.keys import Device, authenticate
+
+DEVICE = "device"
+ANONYMOUS = "anonymous"
+EVERY_ROLE = frozenset(Role)
+
+RULES: dict[str, frozenset[str]] = {
+    "public": frozenset({ANONYMOUS, DEVICE, *EVERY_ROLE}),
+    "self": EVERY_ROLE,  # any signed-in person, even one who must change their password
+    "customer": frozenset({Role.CUSTOMER}),
+    "book": frozenset({Role.CUSTOMER, DEVICE}),
+    "scan": frozenset({Role.COURIER, Role.HUB_OPERATOR, DEVICE}),
+    "audit": frozenset({Role.AUDITOR}),
+    "admin": frozenset({Role.ADMIN}),
+}
+
+_bearer = HTTPBearer(auto_error=False, description="A session token from POST /v1/sessions.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A device key.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a signed-in person (account and role) or a device (key)."""
+
+    kind: str  # a Role value, or DEVICE
+    account_id: UUID | None = None
+    device: Device | None = None
+    session_token: str | None = None
+    must_change_password: bool = False
+
+    @property
+    def actor(self) -> str:
+        """How events name who did something: never a person's name."""
+        if self.device is not None:
+            return self.device.key_id
+        return f"account:{self.account_id}"
+
+    def require_account(self) -> UUID:
+        if self.account_id is None:
+            raise Forbidden("Only a signed-in person can do this.", code="forbidden")
+        return self.account_id
+
+
+def current_principal(
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    if bearer is not None:
+        session = container.signin.session(bearer.credentials, datetime.now(UTC))
+        if session is None:
+            raise Unauthenticated(
+                "The session token is unknown, expired or revoked; sign in again.",
+                code="invalid_session",
+            )
+        return Principal(
+            kind=session.role,
+            account_id=session.account_id,
+            session_token=bearer.credentials,
+            must_change_password=session.must_change_password,
+        )
+    if api_key:
+        device = authenticate(container.pool, api_key)
+        if device is None:
+            raise Unauthenticated("The API key is unknown or revoked.", code="invalid_api_key")
+        return Principal(kind=DEVICE, device=device)
+    raise Unauthenticated(
+        "Sign in (Authorization: Bearer …) or send a device key (X-API-Key).",
+        code="unauthenticated",
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def _enforcer(rule: str) -> Any:
+    allowed = RULES[rule]
+
+    def enforce(principal: PrincipalDep) -> None:
+        if principal.kind not in allowed:
+            raise Forbidden("You may not do this.", code="forbidden")
+        if principal.must_change_password and rule != "self":
+            raise Forbidden(
+                "Change your one-time password first (POST /v1/me/password).",
+                code="password_change_required",
+            )
+
+    return enforce
+
+
+def allow(rule: str) -> dict[str, Any]:
+    """Route keyword arguments enforcing `rule` and recording it in the OpenAPI document."""
+    if rule not in RULES:
+        raise ValueError(f"unknown access rule {rule!r}")
+    dependencies = [] if rule == "public" else [Depends(_enforcer(rule))]
+    return {"dependencies": dependencies, "openapi_extra": {"x-access": rule}}

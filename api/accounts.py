@@ -1,0 +1,95 @@
+"""Public account flows: register, verify the e-mail, reset a password, confirm a new
+address. None of the answers says whether an account exists, and the ones that could
+leak it by timing take a fixed minimum time."""
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from api.access import allow
+from api.account_models import (
+    Accepted,
+    Done,
+    LinkTokenIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    RegistrationIn,
+)
+from api.deps import ContainerDep
+from api.errors import error_responses
+from api.timing import at_least
+from infra.identity import NewAccount
+from infra.partitioning import token_for
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+@router.post(
+    "/accounts",
+    status_code=202,
+    response_model=Accepted,
+    responses=error_responses(400, 413, 422),
+    **allow("public"),
+)
+async def register(body: RegistrationIn, container: ContainerDep) -> Accepted:
+    """Register; the account works once the e-mailed link is followed."""
+    new = NewAccount(body.user_id, body.email, body.password, body.display_name, body.phone)
+    async with at_least(container.settings.auth_min_response_s):
+        await run_in_threadpool(container.identity.register, new, datetime.now(UTC))
+    return Accepted(
+        message="If this user id is free, a verification link is on its way to the e-mail "
+        "address. If none arrives, the user id may be taken: choose another."
+    )
+
+
+@router.post(
+    "/accounts/verify-email",
+    response_model=Done,
+    responses=error_responses(400, 404, 409, 413, 422),
+    **allow("public"),
+)
+def verify_email(body: LinkTokenIn, container: ContainerDep) -> Done:
+    """Verify the e-mail address with the token from the registration e-mail."""
+    written = container.identity.verify_email(body.token, datetime.now(UTC))
+    token = token_for("accounts", written, container.settings.kafka_partitions)
+    return Done(status="verified", consistency_token=token)
+
+
+@router.post(
+    "/password-resets",
+    status_code=202,
+    response_model=Accepted,
+    responses=error_responses(400, 413, 422),
+    **allow("public"),
+)
+async def request_password_reset(body: PasswordResetIn, container: ContainerDep) -> Accepted:
+    """Ask for a password-reset link by e-mail."""
+    async with at_least(container.settings.auth_min_response_s):
+        await run_in_threadpool(container.signin.request_reset, body.user_id, datetime.now(UTC))
+    return Accepted(message="If the account exists, a reset link is on its way to its e-mail.")
+
+
+@router.post(
+    "/password-resets/confirm",
+    response_model=Done,
+    responses=error_responses(400, 413, 422),
+    **allow("public"),
+)
+def reset_password(body: PasswordResetConfirmIn, container: ContainerDep) -> Done:
+    """Set a new password with the token from the reset e-mail; every session ends."""
+    container.signin.reset_password(body.token, body.new_password, datetime.now(UTC))
+    return Done(status="password_changed")
+
+
+@router.post(
+    "/email-changes/confirm",
+    response_model=Done,
+    responses=error_responses(400, 404, 409, 413, 422),
+    **allow("public"),
+)
+def confirm_email_change(body: LinkTokenIn, container: ContainerDep) -> Done:
+    """Confirm a new e-mail address with the token sent to it."""
+    written = container.identity.confirm_email_change(body.token, datetime.now(UTC))
+    token = token_for("accounts", written, container.settings.kafka_partitions)
+    return Done(status="email_changed", consistency_token=token)

@@ -1,0 +1,198 @@
+"""Accounts as people use them: register, verify, change e-mail, erase, create staff.
+
+The accounts application records the facts (sealed); this service keeps the secrets
+beside them (credentials, tokens) and the blind indexes that find an account by user id
+or e-mail without storing either in clear.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from psycopg import errors
+from psycopg_pool import ConnectionPool
+
+from commands.accounts import Accounts
+from commands.writes import Written
+from domain.accounts import Account, Role, check_user_id, normalise_email
+from domain.errors import Conflict, NotFound, RuleViolation
+from domain.passwords import check_password
+from infra import credentials, tokens
+from infra.crypto import Keyring
+from infra.passwords import Passwords
+
+log = logging.getLogger("jalur.identity")
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    user_id: str
+    email: str | None
+    password: str
+    display_name: str
+    phone: str | None
+
+
+def invalid_link() -> RuleViolation:
+    return RuleViolation(
+        "This link is invalid, expired or already used; ask for a new one.", code="invalid_token"
+    )
+
+
+class Identity:
+    def __init__(
+        self, accounts: Accounts, keyring: Keyring, pool: ConnectionPool, passwords: Passwords
+    ) -> None:
+        self.accounts = accounts
+        self.keyring = keyring
+        self.pool = pool
+        self.passwords = passwords
+
+    def user_key(self, user_id: str) -> str:
+        return self.keyring.blind("user", user_id)
+
+    def email_key(self, email: str) -> str:
+        return self.keyring.blind("email", normalise_email(email))
+
+    def register(
+        self,
+        new: NewAccount,
+        now: datetime,
+        *,
+        role: Role = Role.CUSTOMER,
+        active: bool = False,
+        must_change_password: bool = False,
+    ) -> UUID | None:
+        """Register an account; None when the user id is taken (the caller must not say so)."""
+        user_id = check_user_id(new.user_id)
+        check_password(new.password, user_id=user_id, email=new.email)
+        password_hash = self.passwords.hash(new.password)
+        account_id = self._claim_user_id(
+            user_id, role, password_hash, active=active, must_change=must_change_password
+        )
+        if account_id is None:
+            return None
+        sealed = self.keyring.seal(
+            account_id,
+            {
+                "user_id": user_id,
+                "email": normalise_email(new.email) if new.email else None,
+                "display_name": new.display_name,
+                "phone": new.phone,
+            },
+        )
+        policy = self.accounts.policy()
+        self.accounts.register(
+            account_id,
+            role=role.value,
+            user_id=sealed["user_id"] or "",
+            email=sealed["email"],
+            display_name=sealed["display_name"] or "",
+            phone=sealed["phone"],
+            privacy_policy_version=policy.policy_version if policy else None,
+            now=now,
+        )
+        return account_id
+
+    def _claim_user_id(
+        self, user_id: str, role: Role, password_hash: str, *, active: bool, must_change: bool
+    ) -> UUID | None:
+        account_id, key = uuid4(), self.user_key(user_id)
+        status = credentials.ACTIVE if active else credentials.PENDING
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                """INSERT INTO credentials (account_id, user_key, role, status, password_hash,
+                       must_change_password)
+                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_key) DO NOTHING
+                   RETURNING account_id""",
+                (account_id, key, role.value, status, password_hash, must_change),
+            ).fetchone()
+            if row is not None:
+                return account_id
+            existing = credentials.by_user_key(conn, key)
+            if existing is None or self.accounts.exists(existing.account_id):
+                return None
+            # A registration that crashed between its two writes left a claim with no
+            # account behind it: the user id is free again.
+            conn.execute(
+                """UPDATE credentials SET account_id = %s, role = %s, status = %s,
+                       password_hash = %s, created_at = now()
+                   WHERE user_key = %s AND account_id = %s""",
+                (account_id, role.value, status, password_hash, key, existing.account_id),
+            )
+        return account_id
+
+    def verify_email(self, token: str, now: datetime) -> Written:
+        with self.pool.connection() as conn:
+            redeemed = tokens.redeem(conn, token, tokens.Purpose.VERIFY_EMAIL)
+        if redeemed is None:
+            raise invalid_link()
+        account = self.accounts.account(redeemed.account_id)
+        email_key = self._verified_email_key(account.id, account.email)
+        written = self.accounts.verify_email(account.id, now)
+        self._set_email(account.id, email_key, activate=True)
+        return written
+
+    def request_email_change(self, account_id: UUID, new_email: str, now: datetime) -> Written:
+        """Keep the new address pending until a link sent to it is followed."""
+        sealed = self.keyring.seal(account_id, {"email": normalise_email(new_email)})["email"]
+        return self.accounts.request_email_change(account_id, uuid4(), sealed or "", now)
+
+    def confirm_email_change(self, token: str, now: datetime) -> Written:
+        with self.pool.connection() as conn:
+            redeemed = tokens.redeem(conn, token, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
+        if redeemed is None or redeemed.payload is None:
+            raise invalid_link()
+        account = self.accounts.account(redeemed.account_id)
+        change_id = UUID(redeemed.payload)
+        if account.pending_change is None or account.pending_change[0] != change_id:
+            raise invalid_link()
+        email_key = self._verified_email_key(account.id, account.pending_change[1])
+        written = self.accounts.confirm_email_change(account.id, change_id, now)
+        self._set_email(account.id, email_key, activate=False)
+        return written
+
+    def _verified_email_key(self, account_id: UUID, sealed_email: str | None) -> str:
+        email = self.keyring.unseal(sealed_email)
+        if email is None:
+            raise NotFound("No such account.", code="account_not_found")
+        key = self.email_key(email)
+        with self.pool.connection() as conn:
+            owner = credentials.account_for_email(conn, key)
+        if owner is not None and owner != account_id:
+            raise Conflict("This e-mail address belongs to another account.", code="email_in_use")
+        return key
+
+    def _set_email(self, account_id: UUID, email_key: str, *, activate: bool) -> None:
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(
+                    """UPDATE credentials SET email_key = %s,
+                           status = CASE WHEN %s THEN 'active' ELSE status END
+                       WHERE account_id = %s""",
+                    (email_key, activate, account_id),
+                )
+        except errors.UniqueViolation:
+            raise Conflict(
+                "This e-mail address belongs to another account.", code="email_in_use"
+            ) from None
+
+    def account_for_email(self, email: str | None) -> UUID | None:
+        """The customer whose verified address this is (to link a shipment party)."""
+        if not email:
+            return None
+        with self.pool.connection() as conn:
+            return credentials.account_for_email(conn, self.email_key(email))
+
+    def erase(self, account_id: UUID, now: datetime) -> Written:
+        """Erasure: record it, destroy the key, forget every credential and session."""
+        written = self.accounts.erase(account_id, now)
+        with self.pool.connection() as conn, conn.transaction():
+            self.keyring.destroy(account_id, conn)
+            conn.execute("DELETE FROM credentials WHERE account_id = %s", (account_id,))
+        log.info("an account was erased")
+        return written
+
+    def account(self, account_id: UUID) -> Account:
+        return self.accounts.account(account_id)

@@ -1,0 +1,138 @@
+"""Opaque bearer sessions and trusted-device tokens, stored only as SHA-256 hashes.
+
+A session token is 256 random bits. It expires after an idle period and at an absolute
+lifetime; logout revokes one, a password change or reset revokes all of an account's.
+A device token is given at each successful login and lets that device past the lock
+an attacker may have put on the account (OWASP's "device cookie").
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+SESSION_PREFIX = "jls_"
+DEVICE_PREFIX = "jld_"
+TOKEN_BYTES = 32
+LAST_SEEN_GRANULARITY = timedelta(minutes=1)
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS sessions (
+        token_hash bytea PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES credentials ON DELETE CASCADE,
+        created_at timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        revoked_at timestamptz
+    )""",
+    "CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id)",
+    """CREATE TABLE IF NOT EXISTS trusted_devices (
+        token_hash bytea PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES credentials ON DELETE CASCADE,
+        created_at timestamptz NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS trusted_devices_account ON trusted_devices (account_id)",
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    account_id: UUID
+    role: str
+    status: str
+    must_change_password: bool
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    expires_at: datetime
+
+
+def digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def issue(conn: Connection[Any], account_id: UUID, now: datetime, lifetime: timedelta) -> Issued:
+    token = SESSION_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = now + lifetime
+    conn.execute(
+        """INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (digest(token), account_id, now, now, expires_at),
+    )
+    return Issued(token, expires_at)
+
+
+def authenticate(
+    conn: Connection[Any], token: str, now: datetime, idle: timedelta
+) -> Session | None:
+    """The live session a token names, touching its idle clock; None if not valid."""
+    if not token.startswith(SESSION_PREFIX):
+        return None
+    row = conn.execute(
+        """SELECT s.account_id, c.role, c.status, c.must_change_password, s.created_at,
+                  s.expires_at, s.last_seen_at
+           FROM sessions s JOIN credentials c USING (account_id)
+           WHERE s.token_hash = %s AND s.revoked_at IS NULL
+             AND s.expires_at > %s AND s.last_seen_at > %s""",
+        (digest(token), now, now - idle),
+    ).fetchone()
+    if row is None:
+        return None
+    if now - row[6] >= LAST_SEEN_GRANULARITY:  # one write a minute, not one per request
+        conn.execute(
+            "UPDATE sessions SET last_seen_at = %s WHERE token_hash = %s", (now, digest(token))
+        )
+    return Session(*row[:6])
+
+
+def revoke(conn: Connection[Any], token: str, now: datetime) -> None:
+    conn.execute(
+        "UPDATE sessions SET revoked_at = %s WHERE token_hash = %s AND revoked_at IS NULL",
+        (now, digest(token)),
+    )
+
+
+def revoke_all(conn: Connection[Any], account_id: UUID, now: datetime) -> None:
+    conn.execute(
+        "UPDATE sessions SET revoked_at = %s WHERE account_id = %s AND revoked_at IS NULL",
+        (now, account_id),
+    )
+
+
+def sessions_of(conn: Connection[Any], account_id: UUID) -> list[dict[str, Any]]:
+    """For the owner's data export: when sessions were made and used, never the tokens."""
+    rows = conn.execute(
+        """SELECT created_at, last_seen_at, expires_at, revoked_at FROM sessions
+           WHERE account_id = %s ORDER BY created_at""",
+        (account_id,),
+    ).fetchall()
+    keys = ("created_at", "last_seen_at", "expires_at", "revoked_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def trust_device(conn: Connection[Any], account_id: UUID, now: datetime) -> str:
+    token = DEVICE_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    conn.execute(
+        "INSERT INTO trusted_devices (token_hash, account_id, created_at) VALUES (%s, %s, %s)",
+        (digest(token), account_id, now),
+    )
+    return token
+
+
+def trusted_device_key(conn: Connection[Any], account_id: UUID, token: str | None) -> str | None:
+    """A stable key for the device if the token is one this account was given, else None."""
+    if not token or not token.startswith(DEVICE_PREFIX):
+        return None
+    row = conn.execute(
+        "SELECT 1 FROM trusted_devices WHERE token_hash = %s AND account_id = %s",
+        (digest(token), account_id),
+    ).fetchone()
+    return digest(token).hex() if row else None

@@ -1,0 +1,197 @@
+"""Signing in and everything that proves a password: login, re-authentication,
+password change and reset.
+
+Every path does the same work whether or not the account exists (the throttle is keyed
+by the blind user id, an unknown account is checked against a decoy hash), so neither
+the answer nor its timing tells an outsider which user ids are real.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from domain.accounts import normalise_user_id
+from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
+from domain.passwords import check_password
+from infra import credentials, sessions, tokens
+from infra.credentials import Credential
+from infra.identity import Identity, invalid_link
+from infra.settings import Settings
+from infra.throttle import LoginThrottle, Verdict
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt the throttle let through (perhaps after a delay)."""
+
+    user_key: str
+    client: str
+    credential: Credential | None
+    device_key: str | None
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account_id: UUID
+    role: str
+    session: sessions.Issued
+    device_token: str | None  # a new trusted-device token, when the device had none
+    must_change_password: bool
+
+
+def wrong_credentials() -> Unauthenticated:
+    return Unauthenticated("The user id or password is wrong.", code="invalid_credentials")
+
+
+class SignIn:
+    def __init__(
+        self, identity: Identity, throttle: LoginThrottle, pool: ConnectionPool, settings: Settings
+    ) -> None:
+        self.identity = identity
+        self.throttle = throttle
+        self.pool = pool
+        self.passwords = identity.passwords
+        self.lifetime = timedelta(hours=settings.session_lifetime_hours)
+        self.idle = timedelta(minutes=settings.session_idle_minutes)
+
+    def begin(self, user_id: str, client: str, device_token: str | None, now: datetime) -> Attempt:
+        """Count the attempt; TooManyAttempts when locked. The caller waits verdict.delay_s."""
+        user_key = self.identity.user_key(normalise_user_id(user_id))
+        with self.pool.connection() as conn:
+            credential = credentials.by_user_key(conn, user_key)
+            device_key = (
+                sessions.trusted_device_key(conn, credential.account_id, device_token)
+                if credential
+                else None
+            )
+        verdict = self.throttle.begin(
+            account_key=user_key, client=client, device_key=device_key, now=now
+        )
+        if not verdict.allowed:
+            raise TooManyAttempts(
+                "Too many failed sign-ins; wait before trying again, or reset the password.",
+                retry_after_s=verdict.retry_after_s or 60,
+            )
+        return Attempt(user_key, client, credential, device_key, verdict)
+
+    def finish(self, attempt: Attempt, password: str, now: datetime) -> SignedIn:
+        credential = attempt.credential
+        if not self.passwords.verify(credential.password_hash if credential else None, password):
+            raise wrong_credentials()
+        assert credential is not None  # verify() is False without a stored hash
+        self.throttle.succeeded(
+            account_key=attempt.user_key,
+            client=attempt.client,
+            device_key=attempt.device_key,
+            now=now,
+        )
+        if credential.status != credentials.ACTIVE:
+            raise Forbidden(
+                "Verify your e-mail address first: follow the link we sent you.",
+                code="email_not_verified",
+            )
+        with self.pool.connection() as conn, conn.transaction():
+            if self.passwords.needs_rehash(credential.password_hash):
+                conn.execute(
+                    "UPDATE credentials SET password_hash = %s WHERE account_id = %s",
+                    (self.passwords.hash(password), credential.account_id),
+                )
+            session = sessions.issue(conn, credential.account_id, now, self.lifetime)
+            device_token = (
+                None
+                if attempt.device_key
+                else sessions.trust_device(conn, credential.account_id, now)
+            )
+        return SignedIn(
+            credential.account_id,
+            credential.role,
+            session,
+            device_token,
+            credential.must_change_password,
+        )
+
+    def session(self, token: str, now: datetime) -> sessions.Session | None:
+        with self.pool.connection() as conn:
+            return sessions.authenticate(conn, token, now, self.idle)
+
+    def logout(self, token: str, now: datetime) -> None:
+        with self.pool.connection() as conn:
+            sessions.revoke(conn, token, now)
+
+    def reauthenticate(self, account_id: UUID, password: str, client: str, now: datetime) -> None:
+        """Check a signed-in user's password again (before erasure or an e-mail change),
+        throttled like a login so a stolen session cannot guess it."""
+        with self.pool.connection() as conn:
+            credential = credentials.by_account(conn, account_id)
+        if credential is None:
+            raise wrong_credentials()
+        verdict = self.throttle.begin(
+            account_key=credential.user_key, client=client, device_key=None, now=now
+        )
+        if not verdict.allowed:
+            raise TooManyAttempts(
+                "Too many wrong passwords; wait before trying again.",
+                retry_after_s=verdict.retry_after_s or 60,
+            )
+        if not self.passwords.verify(credential.password_hash, password):
+            raise Unauthenticated("The password is wrong.", code="invalid_password")
+        self.throttle.succeeded(
+            account_key=credential.user_key, client=client, device_key=None, now=now
+        )
+
+    def change_password(
+        self, account_id: UUID, current: str, new: str, client: str, now: datetime
+    ) -> SignedIn:
+        """Replace the password, end every session, and start one fresh session."""
+        self.reauthenticate(account_id, current, client, now)
+        self._set_password(account_id, new, now, by_reset=False)
+        with self.pool.connection() as conn:
+            credential = credentials.by_account(conn, account_id)
+            assert credential is not None
+            session = sessions.issue(conn, account_id, now, self.lifetime)
+        return SignedIn(account_id, credential.role, session, None, False)
+
+    def request_reset(self, user_id: str, now: datetime) -> None:
+        """Ask for a reset link; silently nothing for unknown or unverified accounts."""
+        user_key = self.identity.user_key(normalise_user_id(user_id))
+        with self.pool.connection() as conn:
+            credential = credentials.by_user_key(conn, user_key)
+        if credential is not None and credential.status == credentials.ACTIVE:
+            self.identity.accounts.request_password_reset(credential.account_id, now)
+
+    def reset_password(self, token: str, new: str, now: datetime) -> None:
+        with self.pool.connection() as conn:
+            redeemed = tokens.redeem(conn, token, tokens.Purpose.RESET_PASSWORD)
+        if redeemed is None:
+            raise invalid_link()
+        self._set_password(redeemed.account_id, new, now, by_reset=True)
+
+    def _set_password(self, account_id: UUID, new: str, now: datetime, *, by_reset: bool) -> None:
+        account = self.identity.account(account_id)
+        keyring = self.identity.keyring
+        user_id = keyring.unseal(account.user_id) or ""
+        check_password(new, user_id=user_id, email=keyring.unseal(account.email))
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                """UPDATE credentials SET password_hash = %s, password_changed_at = %s,
+                       must_change_password = false
+                   WHERE account_id = %s RETURNING user_key""",
+                (self.passwords.hash(new), now, account_id),
+            ).fetchone()
+            sessions.revoke_all(conn, account_id, now)
+            tokens.revoke_all(conn, account_id, tokens.Purpose.RESET_PASSWORD)
+        if row is not None and by_reset:
+            self.throttle.clear_account(row[0])  # the e-mail proved it is the real customer
+        self.identity.accounts.record_password_change(account_id, now, by_reset=by_reset)
+
+    def erase(self, account_id: UUID, password: str, client: str, now: datetime) -> None:
+        """Erase the signed-in customer after checking their password once more."""
+        self.reauthenticate(account_id, password, client, now)
+        with self.pool.connection() as conn:
+            credential = credentials.by_account(conn, account_id)
+        self.identity.erase(account_id, now)
+        if credential is not None:
+            self.throttle.clear_account(credential.user_key)

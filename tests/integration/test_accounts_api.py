@@ -1,0 +1,334 @@
+"""Accounts through the HTTP API, in-process against the real database: registration,
+verification, sessions, lock-out, password change and reset, e-mail change, erasure.
+
+The link tokens are issued here the way the e-mail sender issues them (its own tests,
+with a real SMTP server, read them from the e-mails)."""
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from infra import tokens
+from infra.bootstrap import Container, bootstrap
+from infra.settings import Settings
+
+
+@dataclass
+class Api:
+    client: TestClient
+    container: Container
+
+    def account_id(self, user_id: str) -> UUID:
+        key = self.container.identity.user_key(user_id)
+        with self.container.pool.connection() as conn:
+            row = conn.execute("SELECT account_id FROM credentials WHERE user_key = %s", (key,))
+            found = row.fetchone()
+        assert found is not None
+        return UUID(str(found[0]))
+
+    def link(self, user_id: str, purpose: tokens.Purpose, payload: str | None = None) -> str:
+        """What the e-mail sender would put in the link it sends."""
+        with self.container.pool.connection() as conn:
+            return tokens.issue(conn, self.account_id(user_id), purpose, payload)
+
+
+@contextmanager
+def running_api(settings: Settings, floor_s: float) -> Iterator[Api]:
+    container = bootstrap(settings.model_copy(update={"auth_min_response_s": floor_s}))
+    with TestClient(create_app(container)) as client:
+        yield Api(client, container)
+    container.close()
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    with running_api(settings, floor_s=0.05) as running:
+        yield running
+
+
+def registration(user_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    user_id = user_id or f"sari-{uuid4().hex[:8]}"
+    return {
+        "user_id": user_id,
+        "email": f"{user_id}@example.id",
+        "password": "nasi goreng kambing 77",
+        "display_name": "Sari Dewi",
+        "phone": "081234567890",
+    } | changes
+
+
+def sign_in(api: Api, user_id: str, password: str, **extra: Any) -> Any:
+    return api.client.post("/v1/sessions", json={"user_id": user_id, "password": password} | extra)
+
+
+def verified(api: Api, **changes: Any) -> dict[str, Any]:
+    body = registration(**changes)
+    assert api.client.post("/v1/accounts", json=body).status_code == 202
+    token = api.link(body["user_id"], tokens.Purpose.VERIFY_EMAIL)
+    assert api.client.post("/v1/accounts/verify-email", json={"token": token}).status_code == 200
+    return body
+
+
+def bearer(answer: Any) -> dict[str, str]:
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def test_an_account_is_usable_only_after_its_email_is_verified(api: Api) -> None:
+    body = registration()
+    first = api.client.post("/v1/accounts", json=body)
+    assert first.status_code == 202
+    refused = sign_in(api, body["user_id"], body["password"])
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "email_not_verified"
+    token = api.link(body["user_id"], tokens.Purpose.VERIFY_EMAIL)
+    assert api.client.post("/v1/accounts/verify-email", json={"token": token}).status_code == 200
+    again = api.client.post("/v1/accounts/verify-email", json={"token": token})
+    assert again.status_code == 422, "a link works once"
+    headers = bearer(sign_in(api, body["user_id"], body["password"]))
+    me = api.client.get("/v1/me", headers=headers).json()
+    assert (me["user_id"], me["email"], me["phone"]) == (
+        body["user_id"],
+        body["email"],
+        body["phone"],
+    )
+    assert me["email_verified"] is True
+
+
+def test_registering_a_taken_user_id_answers_exactly_like_a_new_one(api: Api) -> None:
+    body = registration()
+    first = api.client.post("/v1/accounts", json=body)
+    second = api.client.post("/v1/accounts", json=body | {"email": "other@example.id"})
+    assert (first.status_code, first.json()) == (second.status_code, second.json())
+    assert sign_in(api, body["user_id"], body["password"]).json()["error"]["code"] == (
+        "email_not_verified"
+    ), "the first registrant keeps the user id"
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short pass", "too short"),
+        ("x" * 129, "too long"),
+        ("password1234", "common"),
+        ("Qwertyuiop123!", "common with noise"),
+    ],
+)
+def test_weak_passwords_are_refused_and_nothing_is_registered(
+    api: Api, password: str, why: str
+) -> None:
+    body = registration(password=password)
+    answer = api.client.post("/v1/accounts", json=body)
+    assert answer.status_code == 422, why
+    assert password not in answer.text
+    with api.container.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM credentials").fetchone() == (0,)
+
+
+def test_passwords_are_argon2id_and_never_stored_in_events(api: Api, settings: Settings) -> None:
+    body = verified(api)
+    with api.container.pool.connection() as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM credentials").fetchone() or ("",)
+        events = conn.execute("SELECT state FROM accounts_events").fetchall()
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    blob = b"".join(bytes(state) for (state,) in events)
+    assert body["password"].encode() not in blob
+    assert b"$argon2" not in blob
+
+
+def test_a_hash_is_upgraded_at_login_when_the_parameters_change(
+    api: Api, settings: Settings
+) -> None:
+    body = verified(api)
+    stronger = bootstrap(
+        settings.model_copy(update={"argon2_time_cost": 3, "auth_min_response_s": 0})
+    )
+    try:
+        with TestClient(create_app(stronger)) as client:
+            answer = client.post(
+                "/v1/sessions", json={"user_id": body["user_id"], "password": body["password"]}
+            )
+            assert answer.status_code == 201
+    finally:
+        stronger.close()
+    with api.container.pool.connection() as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM credentials").fetchone() or ("",)
+    assert ",t=3," in stored
+
+
+def test_each_login_gets_a_new_session_and_logout_revokes_it(api: Api) -> None:
+    body = verified(api)
+    first = bearer(sign_in(api, body["user_id"], body["password"]))
+    second = bearer(sign_in(api, body["user_id"], body["password"]))
+    assert first != second
+    assert api.client.delete("/v1/sessions/current", headers=first).status_code == 204
+    assert api.client.get("/v1/me", headers=first).status_code == 401
+    assert api.client.get("/v1/me", headers=second).status_code == 200
+    with api.container.pool.connection() as conn:
+        hashes = conn.execute("SELECT token_hash FROM sessions").fetchall()
+    raw = [h["Authorization"].split()[1].encode() for h in (first, second)]
+    assert all(token not in bytes(digest) for (digest,) in hashes for token in raw)
+
+
+def test_a_password_change_ends_every_session(api: Api) -> None:
+    body = verified(api)
+    old = [bearer(sign_in(api, body["user_id"], body["password"])) for _ in range(2)]
+    new_password = "sate ayam madura 2026"
+    changed = api.client.post(
+        "/v1/me/password",
+        json={"current_password": body["password"], "new_password": new_password},
+        headers=old[0],
+    )
+    assert changed.status_code == 200, changed.text
+    assert all(api.client.get("/v1/me", headers=h).status_code == 401 for h in old)
+    fresh = {"Authorization": f"Bearer {changed.json()['token']}"}
+    assert api.client.get("/v1/me", headers=fresh).status_code == 200
+    assert sign_in(api, body["user_id"], body["password"]).status_code == 401
+    assert sign_in(api, body["user_id"], new_password).status_code == 201
+
+
+def test_an_attacker_locks_out_other_devices_but_never_the_customers_own(api: Api) -> None:
+    body = verified(api)
+    device_token = sign_in(api, body["user_id"], body["password"]).json()["device_token"]
+    answers = [sign_in(api, body["user_id"], "wrong password guess").status_code for _ in range(12)]
+    assert answers[:10] == [401] * 10
+    assert answers[10:] == [429, 429]
+    locked = sign_in(api, body["user_id"], body["password"])
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
+    own_device = sign_in(api, body["user_id"], body["password"], device_token=device_token)
+    assert own_device.status_code == 201, "the customer's own device still signs in"
+
+
+def test_a_password_reset_by_email_link_unlocks_and_ends_sessions(api: Api) -> None:
+    body = verified(api)
+    session = bearer(sign_in(api, body["user_id"], body["password"]))
+    for _ in range(11):
+        sign_in(api, body["user_id"], "wrong password guess")
+    asked = api.client.post("/v1/password-resets", json={"user_id": body["user_id"]})
+    assert asked.status_code == 202
+    token = api.link(body["user_id"], tokens.Purpose.RESET_PASSWORD)
+    new_password = "gado gado jakarta 99"
+    reset = api.client.post(
+        "/v1/password-resets/confirm", json={"token": token, "new_password": new_password}
+    )
+    assert reset.status_code == 200, reset.text
+    assert api.client.get("/v1/me", headers=session).status_code == 401
+    assert sign_in(api, body["user_id"], new_password).status_code == 201
+
+
+def test_an_email_change_needs_the_password_and_waits_for_the_new_address(api: Api) -> None:
+    body = verified(api)
+    headers = bearer(sign_in(api, body["user_id"], body["password"]))
+    new_email = f"new-{uuid4().hex[:6]}@example.id"
+    wrong = api.client.post(
+        "/v1/me/email",
+        json={"current_password": "not my password", "new_email": new_email},
+        headers=headers,
+    )
+    assert wrong.status_code == 401
+    asked = api.client.post(
+        "/v1/me/email",
+        json={"current_password": body["password"], "new_email": new_email},
+        headers=headers,
+    )
+    assert asked.status_code == 202
+    me = api.client.get("/v1/me", headers=headers).json()
+    assert (me["email"], me["pending_email"]) == (body["email"], new_email)
+    account = api.container.accounts.account(api.account_id(body["user_id"]))
+    assert account.pending_change is not None
+    change_id = str(account.pending_change[0])
+    token = api.link(body["user_id"], tokens.Purpose.CONFIRM_EMAIL_CHANGE, change_id)
+    confirmed = api.client.post("/v1/email-changes/confirm", json={"token": token})
+    assert confirmed.status_code == 200, confirmed.text
+    me = api.client.get("/v1/me", headers=headers).json()
+    assert (me["email"], me["pending_email"]) == (new_email, None)
+
+
+def test_erasure_needs_the_password_and_leaves_nothing_readable(api: Api) -> None:
+    body = verified(api)
+    headers = bearer(sign_in(api, body["user_id"], body["password"]))
+    account_id = api.account_id(body["user_id"])
+    sealed = api.container.accounts.account(account_id).email
+    refused = api.client.request(
+        "DELETE", "/v1/me", json={"password": "not my password"}, headers=headers
+    )
+    assert refused.status_code == 401
+    assert api.container.keyring.unseal(sealed) == body["email"]
+    erased = api.client.request(
+        "DELETE", "/v1/me", json={"password": body["password"]}, headers=headers
+    )
+    assert erased.status_code == 204
+    assert api.container.keyring.unseal(sealed) is None
+    assert api.client.get("/v1/me", headers=headers).status_code == 401
+    assert sign_in(api, body["user_id"], body["password"]).status_code == 401
+    again = api.client.post("/v1/accounts", json=body)
+    assert again.status_code == 202, "the user id is free again"
+
+
+def _median_seconds(call: Callable[[int], Any], samples: int = 9) -> tuple[float, set[Any]]:
+    times, answers = [], set()
+    for n in range(samples):
+        started = time.perf_counter()
+        answer = call(n)
+        times.append(time.perf_counter() - started)
+        answers.add((answer.status_code, answer.text))
+    return statistics.median(times), answers
+
+
+def test_answers_do_not_tell_whether_an_account_exists(settings: Settings) -> None:
+    with running_api(settings, floor_s=0.2) as api:
+        _compare_existing_and_unknown(api)
+
+
+def _compare_existing_and_unknown(api: Api) -> None:
+    body = verified(api)
+    existing, unknown = body["user_id"], f"nobody-{uuid4().hex[:8]}"
+    client = api.client
+
+    def login(user_id: Callable[[int], str]) -> Callable[[int], Any]:
+        def attempt(n: int) -> Any:
+            answer = sign_in(api, user_id(n), "wrong password guess")
+            sign_in(api, existing, body["password"])  # forgive: every sample is a 1st failure
+            return answer
+
+        return attempt
+
+    cases = {
+        "login": (login(lambda n: existing), login(lambda n: f"{unknown}{n}")),
+        "reset": (
+            lambda n: client.post("/v1/password-resets", json={"user_id": existing}),
+            lambda n: client.post("/v1/password-resets", json={"user_id": f"{unknown}{n}"}),
+        ),
+        "register": (
+            lambda n: client.post("/v1/accounts", json=registration(existing)),
+            lambda n: client.post("/v1/accounts", json=registration(f"{unknown}{n}")),
+        ),
+    }
+    for name, (known_call, unknown_call) in cases.items():
+        known_time, known_answers = _median_seconds(known_call)
+        unknown_time, unknown_answers = _median_seconds(unknown_call)
+        assert known_answers == unknown_answers, name
+        assert len(known_answers) == 1, name
+        assert abs(known_time - unknown_time) < 0.2 * min(known_time, unknown_time), (
+            name,
+            known_time,
+            unknown_time,
+        )
+
+
+def test_sessions_expire_when_idle(api: Api, settings: Settings) -> None:
+    body = verified(api)
+    headers = bearer(sign_in(api, body["user_id"], body["password"]))
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        conn.execute("UPDATE sessions SET last_seen_at = last_seen_at - interval '2 days'")
+    assert api.client.get("/v1/me", headers=headers).status_code == 401
