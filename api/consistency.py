@@ -8,12 +8,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from psycopg_pool import ConnectionPool
 
 from api.errors import ReadModelLagging
 from domain.errors import RuleViolation
+from infra.bootstrap import Container
+from infra.kafka import topic_for
 from infra.partitioning import parse_token
 
 
@@ -66,3 +69,27 @@ def _parse(token: str, expected_context: str) -> dict[int, int]:
 
 def _unknown_token() -> RuleViolation:
     return RuleViolation("Unknown consistency token.", code="invalid_consistency_token")
+
+
+Token = Annotated[
+    str | None,
+    Query(max_length=20_000, description="From a command's answer: wait until it is visible."),
+]
+
+
+def wait_for(
+    container: Container,
+    context: str,
+    read_positions: Callable[[Any, str], dict[int, int]],
+    token: str,
+) -> None:
+    """Wait (bounded) until the read model of `context` has applied `token`."""
+    app = {a.name: a for a in container.applications}[context]
+    ReadModelWatch(
+        container.pool,
+        topic_for(container.settings, context),
+        read_positions,
+        container.consistency_waiters,
+        container.settings.consistency_wait_max_s,
+        context,
+    ).wait_for(token, lambda: app.recorder.max_notification_id() or 0)

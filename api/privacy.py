@@ -1,14 +1,18 @@
 """The privacy policy in force: public, no login, read from the accounts read model."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.access import allow
+from api.consistency import Token, wait_for
 from api.deps import ContainerDep
 from api.errors import error_responses
 from domain.errors import NotFound
-from projections.accounts_queries import current_policy
+from domain.privacy import MAX_TEXT_CHARS
+from infra.partitioning import token_for
+from projections.accounts_queries import current_policy, positions
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
 
@@ -19,9 +23,25 @@ class PrivacyPolicyView(BaseModel):
     published_at: datetime
 
 
-@router.get("/privacy-policy", response_model=PrivacyPolicyView, responses=error_responses(404))
-def privacy_policy(container: ContainerDep) -> PrivacyPolicyView:
+class PolicyTextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Markdown.")
+
+
+class Published(BaseModel):
+    consistency_token: str
+
+
+@router.get(
+    "/privacy-policy",
+    response_model=PrivacyPolicyView,
+    responses=error_responses(404, 503),
+    **allow("public"),
+)
+def privacy_policy(container: ContainerDep, consistency_token: Token = None) -> PrivacyPolicyView:
     """The current privacy policy."""
+    if consistency_token:
+        wait_for(container, "accounts", positions, consistency_token)
     with container.pool.connection() as conn:
         policy = current_policy(conn)
     if policy is None:
@@ -29,3 +49,16 @@ def privacy_policy(container: ContainerDep) -> PrivacyPolicyView:
     return PrivacyPolicyView(
         version=policy["policy_version"], text=policy["text"], published_at=policy["published_at"]
     )
+
+
+@router.put(
+    "/privacy-policy",
+    response_model=Published,
+    responses=error_responses(400, 401, 403, 413, 422),
+    **allow("admin"),
+)
+def publish_privacy_policy(body: PolicyTextIn, container: ContainerDep) -> Published:
+    """Publish a new version of the privacy policy (admins only); its history is kept."""
+    written = container.accounts.publish_policy(body.text, datetime.now(UTC))
+    token = token_for("accounts", written, container.settings.kafka_partitions)
+    return Published(consistency_token=token)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import psycopg
 
 from consumers import generations
-from consumers.registry import Projection
+from consumers.registry import Projection, rebuildable
 from consumers.runner import ProjectionRunner
 from infra.db import migration_lock
 from infra.settings import Settings
@@ -26,6 +26,11 @@ def rebuild(
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> int:
     """Build a new generation from the beginning of the topics; return its number."""
+    if not rebuildable(projection):
+        raise SystemExit(
+            f"{projection.NAME} cannot be rebuilt: it has side effects (it sends e-mails), "
+            "and a replay would repeat every one of them"
+        )
     url = settings.require_database_url()
     with psycopg.connect(url, autocommit=True) as conn:
         with migration_lock(url):

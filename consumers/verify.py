@@ -15,7 +15,7 @@ from eventsourcing.domain import DomainEvent
 from psycopg import sql
 
 from consumers import generations
-from consumers.registry import Projection
+from consumers.registry import Projection, rebuildable
 from domain.public import to_public
 
 PAGE = 1000
@@ -71,6 +71,11 @@ def verify(
     conn: psycopg.Connection[Any], projection: Projection, apps: list[Application[Any]]
 ) -> list[Difference]:
     """Replay into `<name>_verify` and compare with the active generation."""
+    if not rebuildable(projection):
+        raise SystemExit(
+            f"{projection.NAME} cannot be verified by a replay: its rows record side effects "
+            "(e-mails sent), which a replay does not perform"
+        )
     live = generations.active_generation(conn, projection)
     if live is None:
         raise SystemExit(f"{projection.NAME} has no active generation yet")

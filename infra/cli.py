@@ -17,7 +17,9 @@ from infra.settings import Settings
 cli = typer.Typer(no_args_is_help=True, help="Jalur: the courier's event-sourced backend.")
 keys_cli = typer.Typer(no_args_is_help=True, help="Device API keys for hub scanners and couriers.")
 projections_cli = typer.Typer(no_args_is_help=True, help="Read models.")
+users_cli = typer.Typer(no_args_is_help=True, help="Staff accounts.")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(users_cli, name="users")
 cli.add_typer(projections_cli, name="projections")
 console = Console()
 
@@ -64,15 +66,28 @@ def relay() -> None:
 
 @cli.command()
 def consume(name: str) -> None:
-    """Run one projection consumer (scale out by starting more)."""
+    """Run one projection consumer (scale out by starting more); `mail` also sends the mail."""
+    from collections.abc import Callable
+
+    from consumers.mail_sender import MailSender
     from consumers.registry import projection
     from consumers.runner import ProjectionRunner
     from infra.bootstrap import build_applications
+    from infra.mail import transport_for
+    from infra.threads import run_all
+    from projections import mail
 
     settings = Settings()
     stop = stop_on_signals()
-    build_applications(settings)
-    ProjectionRunner(projection(name), settings).run(stop)
+    chosen = projection(name)
+    apps = build_applications(settings)
+    loops: list[Callable[[threading.Event], None]] = [ProjectionRunner(chosen, settings).run]
+    if chosen.NAME == mail.NAME:
+        loops.append(MailSender(settings, apps.keyring, transport_for(settings)).run)
+    try:
+        run_all(loops, stop)
+    finally:
+        apps.close()
 
 
 @keys_cli.command("create")
@@ -153,6 +168,35 @@ def projections_verify(name: str) -> None:
     if differences:
         raise typer.Exit(1)
     console.print(f"{name} equals a fresh replay of the event store")
+
+
+@users_cli.command("create")
+def users_create(
+    role: Annotated[
+        str, typer.Option(help="courier, hub_operator, auditor or admin (customers register).")
+    ],
+    user_id: Annotated[str, typer.Option("--user-id", help="The sign-in name.")],
+) -> None:
+    """Create a staff account. The password is read from standard input, one line."""
+    from datetime import UTC, datetime
+
+    from domain.accounts import Role
+    from domain.errors import DomainError
+    from infra.bootstrap import bootstrap
+    from infra.staff import create_staff
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    container = bootstrap(Settings())
+    try:
+        account_id = create_staff(
+            container.identity, Role(role), user_id, password, datetime.now(UTC)
+        )
+    except (DomainError, ValueError) as error:
+        console.print(f"refused: {getattr(error, 'message', error)}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    console.print(f"created {role} {user_id} (account {account_id})")
 
 
 def _connect() -> psycopg.Connection[tuple[object, ...]]:
