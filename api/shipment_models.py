@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictInt
 
 from domain.booking import Booking, Parcel, Party
 
@@ -20,9 +20,12 @@ class PartyIn(_Strict):
     phone: str = Field(pattern=r"^(\+62|62|0)8[0-9]{7,12}$", examples=["081234567890"])
     address: str = Field(min_length=1, max_length=300)
     area: AreaCode
+    email: Annotated[EmailStr, Field(max_length=254)] | None = Field(
+        default=None, description="Optional; stored sealed, like the name, phone and address."
+    )
 
     def to_domain(self) -> Party:
-        return Party(self.name, self.phone, self.address, self.area)
+        return Party(self.name, self.phone, self.address, self.area, self.email)
 
 
 class ParcelIn(_Strict):

@@ -43,7 +43,12 @@ def book_shipment(
     """Book a shipment; returns its waybill number (AWB)."""
     booking_key = f"{device.key_id}:{idempotency_key}" if idempotency_key else None
     booked = container.shipments.book(
-        body.to_domain(), actor=device.key_id, now=datetime.now(UTC), booking_key=booking_key
+        body.to_domain(),
+        actor=device.key_id,
+        now=datetime.now(UTC),
+        booking_key=booking_key,
+        shipper_account=None,
+        receiver_account=None,
     )
     return BookingOut(awb=booked.awb, consistency_token=_token(container, booked.written))
 

@@ -1,7 +1,8 @@
 """Public tracking: anyone with a waybill number, no login. No personal data leaves here:
-names are masked in the read model, places are cities."""
+names are opened only to be masked, places are cities."""
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -38,8 +39,8 @@ class TrackingView(BaseModel):
     service: str
     origin_city: str
     destination_city: str
-    shipper_name: str = Field(description="Masked: initials only.")
-    receiver_name: str = Field(description="Masked: initials only.")
+    shipper_name: str | None = Field(description="Masked: initials only; null once erased.")
+    receiver_name: str | None = Field(description="Masked: initials only; null once erased.")
     weight_grams: int
     cod: bool
     booked_at: datetime
@@ -47,7 +48,7 @@ class TrackingView(BaseModel):
     status_reason: str | None
     status_at: datetime | None
     delivered_at: datetime | None
-    pod_receiver_name: str | None = Field(description="Masked: initials only.")
+    pod_receiver_name: str | None = Field(description="Masked: initials only; null once erased.")
     pod_relationship: str | None
     history: list[ScanView]
     status_mapping_version: int = MAPPING_VERSION
@@ -103,4 +104,4 @@ def _find(container: ContainerDep, awbs: list[str], token: str | None) -> dict[s
             container.settings.consistency_wait_max_s,
         ).wait_for(token, lambda: recorder.max_notification_id() or 0)
     with container.pool.connection() as conn:
-        return find_shipments(conn, awbs)
+        return find_shipments(conn, awbs, partial(container.keyring.unseal_many, conn=conn))

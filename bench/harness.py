@@ -1,11 +1,13 @@
 """Servers and databases for the benchmark: PostgreSQL, the broker, fresh databases and
 the real API process. Everything here cleans up after itself, also on Ctrl-C."""
 
+import base64
 import contextlib
 import json
 import logging
 import math
 import os
+import secrets
 import signal
 import ssl
 import subprocess
@@ -21,6 +23,7 @@ import httpx
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import SecretStr
 
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from infra.settings import Settings
@@ -119,7 +122,8 @@ def _drop_database(admin_url: str, name: str) -> None:
 
 
 def bench_settings(database_url: str, bootstrap: str, partitions: int) -> Settings:
-    """Settings for one figure: its own database and its own topics."""
+    """Settings for one figure: its own database, its own topics and its own master key
+    (the keyring on that database seals the bookings' personal data, as in production)."""
     return Settings(
         database_url=database_url,
         kafka_bootstrap=bootstrap,
@@ -127,6 +131,7 @@ def bench_settings(database_url: str, bootstrap: str, partitions: int) -> Settin
         kafka_partitions=partitions,
         kafka_session_timeout_ms=6000,
         kafka_fetch_wait_max_ms=10,
+        master_key=SecretStr(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()),
     )
 
 
@@ -134,7 +139,8 @@ def child_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a `jalur` child process exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JALUR_")}
     for name, value in settings.model_dump(exclude_none=True).items():
-        env[f"JALUR_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        env[f"JALUR_{name.upper()}"] = json.dumps(plain) if isinstance(plain, dict) else str(plain)
     env["PYTHONPATH"] = str(ROOT)
     return env
 

@@ -1,6 +1,6 @@
 """What the benchmark writes: bookings and hub scans that every open shipment accepts."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -62,14 +62,31 @@ def store_scans(shipments: Shipments, awbs: Sequence[str], total: int) -> None:
         shipments.record_scans(batch, datetime.now(UTC))
 
 
+class NothingToSeal:
+    """The sampled event is a hub scan, which carries no personal data: nothing is sealed,
+    so no keyring (and no database) is needed to make it."""
+
+    def seal(self, subject: UUID, values: Mapping[str, str | None]) -> dict[str, str | None]:
+        raise AssertionError("a hub scan has nothing to seal")
+
+    def unseal_many(self, values: Iterable[str | None]) -> dict[str, str | None]:
+        return {}
+
+
 def sample_stored_event() -> tuple[str, bytes]:
     """(topic, state) of a real ScanRecorded event, as the event store would write it."""
-    app = Shipments(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = Shipments(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, sealer=NothingToSeal())
     now = datetime.now(UTC)
     shipment = Shipment(
-        id=uuid4(), awb="JL000000000000", booking=booking(0).facts(), booked_at=now, booked_by=ACTOR
+        id=uuid4(),
+        awb="JL000000000000",
+        booking=booking(0).facts(),  # never stored: only the scan event below is sampled
+        booked_at=now,
+        booked_by=ACTOR,
+        shipper_account=None,
+        receiver_account=None,
     )
-    shipment.record_scan(scan(0), now)
+    shipment.record_scan(scan(0), now, app.sealer)
     stored = app.mapper.to_stored_event(shipment.collect_events()[-1])
     app.close()
     return stored.topic, stored.state

@@ -1,4 +1,8 @@
-"""The shipments application: book shipments and record their scans."""
+"""The shipments application: book shipments and record their scans.
+
+Rules are checked on the plaintext the caller gives; personal values are sealed
+(domain/sealing.py) before anything is stored, so no event holds them in clear.
+"""
 
 import secrets
 from collections.abc import Callable, Sequence
@@ -12,10 +16,10 @@ from eventsourcing.persistence import RecordConflictError
 
 from commands.writes import Written, retry_on_conflict
 from domain import waybill
-from domain.booking import Booking, check_booking
+from domain.booking import Booking, check_booking, sealed_facts
 from domain.errors import Conflict, NotFound, RuleViolation
 from domain.sealing import Sealer
-from domain.shipments import Scan, Shipment, Waybill
+from domain.shipments import Scan, Shipment, Waybill, data_subject
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 30
@@ -56,7 +60,7 @@ class ScanBatchRejected(RuleViolation):
 class Shipments(Application[UUID]):
     name = "shipments"
 
-    def __init__(self, env: dict[str, str] | None = None, *, sealer: Sealer | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *, sealer: Sealer) -> None:
         super().__init__(env)
         self.sealer = sealer
         self._claims: dict[str, UUID] = {}
@@ -68,28 +72,45 @@ class Shipments(Application[UUID]):
         actor: str,
         now: datetime,
         booking_key: str | None = None,
+        shipper_account: UUID | None = None,
+        receiver_account: UUID | None = None,
         serials: Callable[[], int] = lambda: secrets.randbelow(waybill.SERIAL_LIMIT),
     ) -> Booked:
-        """Book a shipment. A repeated booking key returns the first booking."""
+        """Book a shipment. A repeated booking key returns the first booking.
+
+        `shipper_account` / `receiver_account`: the verified customer account a party is,
+        if any; that party's data is then sealed under the account's own key.
+        """
         check_booking(booking)
         shipment_id = Shipment.create_id(booking_key) if booking_key else uuid4()
+        existing = self._existing_booking(shipment_id, booking)
+        if existing is not None:
+            return existing
+        subjects = {
+            "shipper": data_subject(shipment_id, "shipper", shipper_account),
+            "receiver": data_subject(shipment_id, "receiver", receiver_account),
+        }
+        facts = sealed_facts(booking, self.sealer, subjects)
         for _ in range(MAX_ATTEMPTS):
-            existing = self._existing_booking(shipment_id, booking)
-            if existing is not None:
-                return existing
             awb = waybill.waybill_for(serials())
             shipment = Shipment(
                 id=shipment_id,
                 awb=awb,
-                booking=booking.facts(),
+                booking=facts,
                 booked_at=now,
                 booked_by=actor,
+                shipper_account=shipper_account,
+                receiver_account=receiver_account,
             )
             claim = Waybill(awb=awb, shipment_id=shipment_id)
             try:
                 recordings = self.save(shipment, claim)
             except RecordConflictError:
-                continue  # a concurrent retry of this booking, or an AWB already taken
+                # A concurrent retry of this booking got there first, or the AWB is taken.
+                existing = self._existing_booking(shipment_id, booking)
+                if existing is not None:
+                    return existing
+                continue
             return Booked(shipment_id, awb, Written.of(recordings))
         raise Conflict("Could not book the shipment; try again.", code="booking_contention")
 
@@ -98,7 +119,7 @@ class Shipments(Application[UUID]):
             shipment: Shipment = self.repository.get(shipment_id)
         except AggregateNotFoundError:
             return None
-        if not shipment.same_booking(booking):
+        if not shipment.same_booking(booking, self.sealer):
             raise Conflict(
                 "This idempotency key was used for a different booking.",
                 code="idempotency_key_reused",
@@ -133,7 +154,7 @@ class Shipments(Application[UUID]):
 
         def attempt() -> tuple[ScanOutcome, Written]:
             shipment = self.shipment(awb)
-            recorded = shipment.record_scan(scan, now)
+            recorded = shipment.record_scan(scan, now, self.sealer)
             recordings = self.save(shipment)
             return ScanOutcome(awb, scan.scan_id, recorded), Written.of(recordings)
 
@@ -155,7 +176,7 @@ class Shipments(Application[UUID]):
             try:
                 shipment = shipments.get(awb) or self.shipment(awb)
                 shipments[awb] = shipment
-                recorded = shipment.record_scan(scan, now)
+                recorded = shipment.record_scan(scan, now, self.sealer)
             except (RuleViolation, NotFound, Conflict) as error:
                 errors.append(ItemError(index, error.code, error.message))
                 continue

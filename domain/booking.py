@@ -1,16 +1,21 @@
 """What a booking holds, and the rules a booking must satisfy today."""
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+from uuid import UUID
 
 from domain.areas import is_known_area
 from domain.errors import RuleViolation
+from domain.sealing import Sealer, SubjectErased, is_sealed
 
 SERVICES = frozenset({"REG", "YES", "OKE", "JTR"})
 COD_SERVICES = frozenset({"REG", "OKE", "JTR"})
 COD_MAX_RUPIAH = 5_000_000
 JTR_MIN_GRAMS = 10_000
 PARCEL_MAX_GRAMS = 70_000
+ROLES = ("shipper", "receiver")
+PERSONAL_FIELDS = ("name", "phone", "address", "email")  # sealed; the area code stays plain
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,7 @@ class Party:
     phone: str
     address: str
     area: str
+    email: str | None = None  # its syntax is checked at the edge; here it is only carried
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,36 @@ class Booking:
     cod_amount: int | None = None
 
     def facts(self) -> dict[str, Any]:
-        """The booking as plain data, as it is stored on the Booked event."""
+        """The booking as plain data, before its parties are sealed."""
         return asdict(self)
+
+
+def sealed_facts(booking: Booking, sealer: Sealer, subjects: Mapping[str, UUID]) -> dict[str, Any]:
+    """The booking's facts with each party's personal values sealed under its subject."""
+    facts = booking.facts()
+    for role in ROLES:
+        party = facts[role]
+        party.update(sealer.seal(subjects[role], {name: party[name] for name in PERSONAL_FIELDS}))
+    return facts
+
+
+def opened_facts(facts: Mapping[str, Any], sealer: Sealer) -> dict[str, Any]:
+    """Stored booking facts with the parties opened again; SubjectErased once a party is gone."""
+    sealed = [
+        value
+        for role in ROLES
+        for name in PERSONAL_FIELDS
+        if is_sealed(value := facts[role].get(name))
+    ]
+    opened = sealer.unseal_many(sealed)
+    if any(opened.get(value) is None for value in sealed):
+        raise SubjectErased("This person's data was erased; the booking cannot be compared.")
+    return {**facts, **{role: _opened_party(facts[role], opened) for role in ROLES}}
+
+
+def _opened_party(party: Mapping[str, Any], opened: Mapping[str, str | None]) -> dict[str, Any]:
+    values = {name: party.get(name) for name in PERSONAL_FIELDS}
+    return {**party, **{name: opened.get(v, v) if v else v for name, v in values.items()}}
 
 
 def check_booking(booking: Booking) -> None:

@@ -27,8 +27,8 @@ PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
     Account.Erased: ("AccountErased", 1),  # type: ignore[attr-defined]
     PrivacyPolicy.Published: ("PrivacyPolicyPublished", 1),  # type: ignore[attr-defined]
     PrivacyPolicy.Revised: ("PrivacyPolicyRevised", 1),  # type: ignore[attr-defined]
-    Shipment.Booked: ("ShipmentBooked", 1),  # type: ignore[attr-defined]
-    Shipment.ScanRecorded: ("ScanRecorded", 1),  # type: ignore[attr-defined]
+    Shipment.Booked: ("ShipmentBooked", 2),
+    Shipment.ScanRecorded: ("ScanRecorded", 2),  # type: ignore[attr-defined]
     Waybill.Issued: ("WaybillIssued", 1),  # type: ignore[attr-defined]
 }
 

@@ -3,21 +3,33 @@
 Scans may arrive late (a hub uploads hours after the courier): the history is
 ordered by scan time. A delivered or returned shipment is closed: no scan timed
 after the closing scan is accepted, and there is only one closing scan.
+
+Personal data arrives sealed (domain/sealing.py): each party's under its data subject,
+the customer's account when the caller matched one, else a subject of this shipment's
+own, so erasing either makes the data unreadable wherever it was copied.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.booking import Booking
+from domain.booking import ROLES, Booking, opened_facts
 from domain.errors import Conflict, RuleViolation
 from domain.scans import SCAN_CODES, TERMINAL_KINDS, ScanKind
+from domain.sealing import Sealer, SubjectErased
 
 SHIPMENT_NAMESPACE = UUID("5b0f7e43-86a7-4f44-9d84-4d0a8a2b2f61")
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def data_subject(shipment_id: UUID, role: str, account: UUID | None = None) -> UUID:
+    """Whose key seals a party's data: their verified account, else the party of this shipment."""
+    if role not in ROLES:
+        raise ValueError(f"unknown party role {role!r}")
+    return account or uuid5(shipment_id, role)
 
 
 @dataclass(frozen=True)
@@ -36,31 +48,66 @@ class Scan:
 
 
 class Shipment(Aggregate):
+    class Booked(Aggregate.Created):
+        awb: str
+        booking: dict[str, Any]  # the parties' personal values sealed (booking.sealed_facts)
+        booked_at: datetime
+        booked_by: str
+        shipper_account: UUID | None
+        receiver_account: UUID | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Bookings stored before issue 4 name no accounts and no e-mail addresses."""
+            state["shipper_account"] = state["receiver_account"] = None
+            for role in ROLES:
+                state["booking"][role].setdefault("email", None)
+
     @staticmethod
     def create_id(booking_key: str) -> UUID:
         """Deterministic id: booking twice with one key clashes instead of duplicating."""
         return uuid5(SHIPMENT_NAMESPACE, booking_key)
 
-    @event("Booked")
+    @event(Booked)
     def __init__(
-        self, id: UUID, awb: str, booking: dict[str, Any], booked_at: datetime, booked_by: str
+        self,
+        id: UUID,
+        awb: str,
+        booking: dict[str, Any],
+        booked_at: datetime,
+        booked_by: str,
+        shipper_account: UUID | None,
+        receiver_account: UUID | None,
     ) -> None:
         self.awb = awb
         self.booking = booking
         self.booked_at = booked_at
         self.booked_by = booked_by
+        self.shipper_account = shipper_account
+        self.receiver_account = receiver_account
         self.scan_ids: set[UUID] = set()
         self.closed_at: datetime | None = None
         self.failed_attempts = 0
 
-    def same_booking(self, booking: Booking) -> bool:
-        return self.booking == booking.facts()
+    @property
+    def receiver_subject(self) -> UUID:
+        return data_subject(self.id, "receiver", self.receiver_account)
 
-    def record_scan(self, scan: Scan, now: datetime) -> bool:
-        """Decide on a scan; False if this scan id was already recorded (a retry)."""
+    def same_booking(self, booking: Booking, sealer: Sealer) -> bool:
+        """Compared in plaintext: sealing is randomised, so equal bookings never seal alike."""
+        return opened_facts(self.booking, sealer) == booking.facts()
+
+    def record_scan(self, scan: Scan, now: datetime, sealer: Sealer) -> bool:
+        """Decide on a scan; False if this scan id was already recorded (a retry).
+
+        The rules see the plaintext; the recipient's name is sealed under the receiver's
+        subject only once the scan is accepted.
+        """
         if scan.scan_id in self.scan_ids:
             return False
         kind = self._check_scan(scan, now)
+        scan = self._sealed(scan, sealer)
         self._scan_recorded(
             scan_id=scan.scan_id,
             code=scan.code,
@@ -96,6 +143,16 @@ class Shipment(Aggregate):
                 code="return_without_failed_delivery",
             )
         return known.kind
+
+    def _sealed(self, scan: Scan, sealer: Sealer) -> Scan:
+        if not scan.recipient_name:
+            return scan
+        try:
+            sealed = sealer.seal(self.receiver_subject, {"recipient_name": scan.recipient_name})
+        except SubjectErased:
+            # The delivery is a fact auditors keep; the name would be new data on an erased person.
+            return replace(scan, recipient_name=None)
+        return replace(scan, recipient_name=sealed["recipient_name"])
 
     @event("ScanRecorded")
     def _scan_recorded(

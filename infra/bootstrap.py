@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.application import Application
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from commands.accounts import Accounts
@@ -13,8 +14,12 @@ from consumers import generations
 from consumers.registry import PROJECTIONS
 from infra.crypto import Keyring
 from infra.db import eventsourcing_env, make_pool, migration_lock
+from infra.identity import Identity
+from infra.passwords import Passwords
 from infra.schema import create_tables
 from infra.settings import Settings
+from infra.signin import SignIn
+from infra.throttle import LoginThrottle
 
 
 @dataclass
@@ -40,6 +45,8 @@ class Container:
     apps: Applications
     pool: ConnectionPool
     consistency_waiters: threading.BoundedSemaphore
+    identity: Identity
+    signin: SignIn
 
     @property
     def shipments(self) -> Shipments:
@@ -68,11 +75,12 @@ def build_applications(settings: Settings) -> Applications:
     master_key = settings.require_master_key()
     with migration_lock(url) as conn:
         create_tables(conn)
-        env = eventsourcing_env(url)
+        for schema in (Shipments.name, Accounts.name):
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         key_pool = make_pool(url, 4, "jalur-keys")
         keyring = Keyring(key_pool, master_key)
-        shipments = Shipments(env=env, sealer=keyring)
-        accounts = Accounts(env=env)
+        shipments = Shipments(env=eventsourcing_env(url, Shipments.name), sealer=keyring)
+        accounts = Accounts(env=eventsourcing_env(url, Accounts.name))
         for projection in PROJECTIONS.values():
             generations.ensure_generation(conn, projection)
     return Applications(shipments, accounts, keyring, key_pool)
@@ -82,4 +90,6 @@ def bootstrap(settings: Settings) -> Container:
     apps = build_applications(settings)
     pool = make_pool(settings.require_database_url(), settings.db_pool_size, "jalur-api")
     waiters = threading.BoundedSemaphore(settings.consistency_max_waiters)
-    return Container(settings, apps, pool, waiters)
+    identity = Identity(apps.accounts, apps.keyring, pool, Passwords(settings))
+    signin = SignIn(identity, LoginThrottle(pool), pool, settings)
+    return Container(settings, apps, pool, waiters, identity, signin)

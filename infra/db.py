@@ -31,10 +31,13 @@ INFRA_DDL = (
 )
 
 
-def eventsourcing_env(database_url: str) -> dict[str, str]:
-    """The eventsourcing library's settings for the same server."""
+def eventsourcing_env(database_url: str, schema: str) -> dict[str, str]:
+    """The eventsourcing library's settings for one application on this server. Each
+    application has its own schema: eventsourcing names its insert function after the id
+    type only, so two applications in one schema would share (and misdirect) it."""
     params = conninfo_to_dict(database_url)
     return {
+        "POSTGRES_SCHEMA": schema,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
         "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),

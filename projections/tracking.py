@@ -1,19 +1,23 @@
-"""The public tracking read model: one row per shipment, one per scan.
+"""The tracking read model: one row per shipment, one per scan.
 
-It holds no personal data: names are masked when the row is written, and places
-are cities. Rows are written by `apply`, inside the runner's transaction, with the
-search_path set to the projection's current generation schema.
+Personal values are kept only as the sealed strings the events carry (domain/sealing.py):
+queries open them with the keyring, so erasing a subject's key blanks them here at once,
+with nothing to scrub. Anything personal that is not sealed (events stored before issue
+4) is dropped. Places are cities and area codes. Rows are written by `apply`, inside the
+runner's transaction, with the search_path set to the projection's current generation.
 """
 
 from datetime import datetime
 from typing import Any
 
 from psycopg import Cursor
+from psycopg.types.json import Jsonb
 
 from domain.areas import city_of
-from domain.masking import mask_name
+from domain.booking import PERSONAL_FIELDS
 from domain.public import PublicEvent
 from domain.scans import SCAN_CODES, TERMINAL_KINDS
+from domain.sealing import is_sealed
 from projections.statuses import BOOKED_STATUS, status_for
 
 NAME = "tracking"
@@ -27,10 +31,17 @@ DDL = (
         service text NOT NULL,
         origin_city text NOT NULL,
         destination_city text NOT NULL,
-        shipper_name text NOT NULL,
-        receiver_name text NOT NULL,
+        shipper_name text,
+        receiver_name text,
+        shipper_account uuid,
+        receiver_account uuid,
+        shipper jsonb NOT NULL,
+        receiver jsonb NOT NULL,
         weight_grams integer NOT NULL,
         cod boolean NOT NULL,
+        cod_amount bigint,
+        declared_value bigint NOT NULL,
+        parcel jsonb NOT NULL,
         booked_at timestamptz NOT NULL,
         status text NOT NULL,
         status_reason text,
@@ -43,6 +54,9 @@ DDL = (
         aggregate_version integer NOT NULL
     )""",
     "CREATE INDEX ON shipments (awb, booked_at DESC)",
+    "CREATE INDEX ON shipments (shipper_account, booked_at DESC) WHERE shipper_account IS NOT NULL",
+    """CREATE INDEX ON shipments (receiver_account, booked_at DESC)
+       WHERE receiver_account IS NOT NULL""",
     """CREATE TABLE scans (
         shipment_id uuid NOT NULL,
         scan_id uuid NOT NULL,
@@ -68,27 +82,44 @@ def apply(event: PublicEvent, cur: Cursor[Any]) -> None:
 
 
 def _booked(event: PublicEvent, cur: Cursor[Any]) -> None:
-    booking = event.data["booking"]
+    data, booking = event.data, event.data["booking"]
+    shipper, receiver = _sealed_party(booking["shipper"]), _sealed_party(booking["receiver"])
     cur.execute(
         """INSERT INTO shipments (shipment_id, awb, service, origin_city, destination_city,
-               shipper_name, receiver_name, weight_grams, cod, booked_at, status,
+               shipper_name, receiver_name, shipper_account, receiver_account, shipper, receiver,
+               weight_grams, cod, cod_amount, declared_value, parcel, booked_at, status,
                aggregate_version)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             event.aggregate_id,
-            event.data["awb"],
+            data["awb"],
             booking["service"],
-            city_of(booking["shipper"]["area"]),
-            city_of(booking["receiver"]["area"]),
-            mask_name(booking["shipper"]["name"]),
-            mask_name(booking["receiver"]["name"]),
+            city_of(shipper["area"]),
+            city_of(receiver["area"]),
+            shipper["name"],
+            receiver["name"],
+            data.get("shipper_account"),
+            data.get("receiver_account"),
+            Jsonb(shipper),
+            Jsonb(receiver),
             booking["parcel"]["weight_grams"],
             booking["cod_amount"] is not None,
-            event.data["booked_at"],
+            booking["cod_amount"],
+            booking["parcel"]["declared_value"],
+            Jsonb(booking["parcel"]),
+            data["booked_at"],
             BOOKED_STATUS,
             event.aggregate_version,
         ),
     )
+
+
+def _sealed_party(party: dict[str, Any]) -> dict[str, Any]:
+    return {**party, **{name: _sealed_or_none(party.get(name)) for name in PERSONAL_FIELDS}}
+
+
+def _sealed_or_none(value: Any) -> str | None:
+    return value if is_sealed(value) else None
 
 
 def _scanned(event: PublicEvent, cur: Cursor[Any]) -> None:
@@ -134,7 +165,7 @@ def _scanned(event: PublicEvent, cur: Cursor[Any]) -> None:
             "at": scanned_at,
             "closing": closing,
             "delivered": status == "delivered",
-            "pod_name": mask_name(data["recipient_name"]) if data.get("recipient_name") else None,
+            "pod_name": _sealed_or_none(data.get("recipient_name")),
             "pod_rel": data.get("recipient_relationship"),
             "id": event.aggregate_id,
         },

@@ -1,9 +1,22 @@
-"""Read queries over the public tracking views (the active generation)."""
+"""Read queries over the tracking views (the active generation).
 
+The read model holds personal values sealed; each query opens the ones it answers with in
+a single key look-up (`unseal`), so an erased subject's values come back as None.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from uuid import UUID
 
 from psycopg import Connection
 from psycopg.rows import dict_row
+
+from domain.areas import city_of
+from domain.booking import PERSONAL_FIELDS, ROLES
+from domain.masking import mask_name
+
+Unseal = Callable[[Iterable[str | None]], Mapping[str, str | None]]
+Row = dict[str, Any]
 
 SHIPMENTS = """
 SELECT DISTINCT ON (awb) shipment_id, awb, service, origin_city, destination_city,
@@ -17,18 +30,77 @@ SELECT shipment_id, scanned_at, code, description, status, reason, city
 FROM tracking_scans WHERE shipment_id = ANY(%s)
 ORDER BY shipment_id, scanned_at, aggregate_version"""
 
+OWNED = """
+SELECT shipment_id, awb, service, shipper, receiver, parcel, cod_amount, booked_at, status,
+       status_reason, status_at, delivered_at, pod_receiver_name, pod_relationship,
+       CASE WHEN shipper_account = %(account)s THEN 'shipper' ELSE 'receiver' END AS role
+FROM tracking_shipments
+WHERE (shipper_account = %(account)s OR receiver_account = %(account)s)
+  AND (%(awb)s::text IS NULL OR awb = %(awb)s::text)
+  AND (%(before)s::text IS NULL OR (booked_at, awb) < (
+      SELECT booked_at, awb FROM tracking_shipments WHERE awb = %(before)s::text
+      ORDER BY booked_at DESC LIMIT 1))
+ORDER BY booked_at DESC, awb DESC
+LIMIT %(limit)s"""
 
-def find_shipments(conn: Connection[Any], awbs: list[str]) -> dict[str, dict[str, Any]]:
-    """Tracking answers by AWB (the most recent booking of a recycled number)."""
+# One statement, so every total comes from the same snapshot.
+AUDIT = """
+SELECT grouping(status, service) AS grouped, status, service, count(*) AS shipments,
+       coalesce(sum(cod_amount), 0) AS cod_amount, coalesce(sum(declared_value), 0) AS declared
+FROM tracking_shipments
+GROUP BY GROUPING SETS ((status), (service), ())"""
+BY_STATUS, BY_SERVICE = 0b01, 0b10  # grouping(status, service): a bit per column rolled up
+
+
+def find_shipments(
+    conn: Connection[Any], awbs: list[str], unseal: Unseal
+) -> dict[str, dict[str, Any]]:
+    """Public tracking answers by AWB (the most recent booking of a recycled number), with
+    names masked; a name whose subject was erased is None."""
     with conn.cursor(row_factory=dict_row) as cur:
         shipments = {row["awb"]: row for row in cur.execute(SHIPMENTS, (awbs,)).fetchall()}
-        ids = [row["shipment_id"] for row in shipments.values()]
-        history: dict[Any, list[dict[str, Any]]] = {shipment_id: [] for shipment_id in ids}
-        for scan in cur.execute(SCANS, (ids,)).fetchall():
-            history[scan.pop("shipment_id")].append(scan)
+    _attach_history(conn, shipments.values())
+    names = ("shipper_name", "receiver_name", "pod_receiver_name")
+    opened = unseal(row[name] for row in shipments.values() for name in names)
     for row in shipments.values():
-        row["history"] = history[row.pop("shipment_id")]
+        row.update({name: _masked(opened.get(row[name] or "")) for name in names})
     return shipments
+
+
+def owned_shipments(
+    conn: Connection[Any],
+    account_id: UUID,
+    unseal: Unseal,
+    limit: int,
+    before: str | None = None,
+) -> list[dict[str, Any]]:
+    """The account's shipments as shipper or receiver, newest first, in full and unmasked.
+    `before` pages on: the AWB of the last shipment of the previous page."""
+    return _owned(conn, unseal, account=account_id, awb=None, before=before, limit=limit)
+
+
+def owned_shipment(
+    conn: Connection[Any], account_id: UUID, awb: str, unseal: Unseal
+) -> dict[str, Any] | None:
+    """One shipment in full, or None when the AWB is unknown or not the account's."""
+    found = _owned(conn, unseal, account=account_id, awb=awb, before=None, limit=1)
+    return found[0] if found else None
+
+
+def audit_totals(conn: Connection[Any]) -> dict[str, Any]:
+    """Non-personal totals for auditors: no erasure may change them."""
+    totals: dict[str, Any] = {"by_status": {}, "by_service": {}}  # () gives the overall row
+    with conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(AUDIT).fetchall():
+            if row["grouped"] == BY_STATUS:
+                totals["by_status"][row["status"]] = row["shipments"]
+            elif row["grouped"] == BY_SERVICE:
+                totals["by_service"][row["service"]] = row["shipments"]
+            else:
+                totals["shipments"] = row["shipments"]
+                totals["cod_amount_total"] = int(row["cod_amount"])
+                totals["declared_value_total"] = int(row["declared"])
+    return totals
 
 
 def positions(conn: Connection[Any], topic: str) -> dict[int, int]:
@@ -36,3 +108,42 @@ def positions(conn: Connection[Any], topic: str) -> dict[int, int]:
         "SELECT partition, notification_id FROM tracking_positions WHERE topic = %s", (topic,)
     ).fetchall()
     return dict(rows)
+
+
+def _attach_history(conn: Connection[Any], shipments: Iterable[Row]) -> None:
+    """Give each shipment row its scans in scan-time order, under "history"."""
+    by_id = {row.pop("shipment_id"): row for row in shipments}
+    for row in by_id.values():
+        row["history"] = []
+    with conn.cursor(row_factory=dict_row) as cur:
+        for scan in cur.execute(SCANS, (list(by_id),)).fetchall():
+            by_id[scan.pop("shipment_id")]["history"].append(scan)
+
+
+def _owned(conn: Connection[Any], unseal: Unseal, **params: Any) -> list[Row]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(OWNED, params).fetchall()
+    _attach_history(conn, rows)
+    opened = unseal(_sealed_values(rows))
+    for row in rows:
+        row["shipper"] = _opened_party(row["shipper"], opened)
+        row["receiver"] = _opened_party(row["receiver"], opened)
+        row["pod_receiver_name"] = opened.get(row["pod_receiver_name"] or "")
+    return rows
+
+
+def _sealed_values(rows: Iterable[Row]) -> list[str | None]:
+    values: list[str | None] = []
+    for row in rows:
+        values += [row[role].get(name) for role in ROLES for name in PERSONAL_FIELDS]
+        values.append(row["pod_receiver_name"])
+    return values
+
+
+def _opened_party(party: Row, opened: Mapping[str, str | None]) -> Row:
+    values = {name: opened.get(party.get(name) or "") for name in PERSONAL_FIELDS}
+    return {**values, "area": party["area"], "city": city_of(party["area"])}
+
+
+def _masked(name: str | None) -> str | None:
+    return mask_name(name) if name else None

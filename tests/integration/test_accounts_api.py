@@ -138,7 +138,7 @@ def test_passwords_are_argon2id_and_never_stored_in_events(api: Api, settings: S
     body = verified(api)
     with api.container.pool.connection() as conn:
         (stored,) = conn.execute("SELECT password_hash FROM credentials").fetchone() or ("",)
-        events = conn.execute("SELECT state FROM accounts_events").fetchall()
+        events = conn.execute("SELECT state FROM accounts.accounts_events").fetchall()
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     blob = b"".join(bytes(state) for (state,) in events)
     assert body["password"].encode() not in blob

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
+from domain.shipments import data_subject
 from domain.waybill import waybill_for
 from infra.bootstrap import Container, bootstrap
 from infra.keys import create_key, revoke_key
@@ -65,6 +66,7 @@ def booking_body(**changes: Any) -> dict[str, Any]:
             "phone": "081234567890",
             "address": "Jl. Merdeka 17",
             "area": "CGK10110",
+            "email": "budi.santoso@example.id",
         },
         "receiver": {
             "name": "Siti Aminah",
@@ -121,6 +123,21 @@ def test_a_booking_is_tracked_publicly_with_names_masked_and_cities_only(api: Ap
     assert (tracked["shipper_name"], tracked["receiver_name"]) == ("B*** S***", "S*** A***")
     for secret in ("Budi", "Santoso", "Aminah", "0812", "Merdeka", "Pemuda", "10110", "60111"):
         assert secret not in response.text
+    assert "example.id" not in response.text
+
+
+def test_public_tracking_shows_null_names_once_the_parties_are_erased(api: Api) -> None:
+    booked = api.client.post("/v1/shipments", json=booking_body(), headers=api.headers).json()
+    shipment_id = api.container.shipments.shipment(booked["awb"]).id
+
+    for role in ("shipper", "receiver"):
+        api.container.keyring.destroy(data_subject(shipment_id, role))
+
+    tracked = api.client.get(
+        f"/v1/track/{booked['awb']}", params={"consistency_token": booked["consistency_token"]}
+    ).json()
+    assert (tracked["shipper_name"], tracked["receiver_name"]) == (None, None)
+    assert (tracked["status"], tracked["destination_city"]) == ("info_received", "SURABAYA")
 
 
 def test_tracking_shows_the_history_in_scan_time_order_and_the_delivery(api: Api) -> None:
@@ -257,6 +274,13 @@ BAD_REQUESTS: list[tuple[str, str, Callable[[], Any], int, str]] = [
         "invalid_request",
     ),
     ("unknown field", "/v1/shipments", lambda: booking_body(extra="x"), 422, "invalid_request"),
+    (
+        "e-mail without a domain",
+        "/v1/shipments",
+        lambda: booking_body(receiver={**booking_body()["receiver"], "email": "siti@"}),
+        422,
+        "invalid_request",
+    ),
     (
         "oversized batch",
         "/v1/scans",

@@ -12,12 +12,12 @@ WRITERS = 10
 
 
 def test_ten_concurrent_scans_of_one_shipment_are_all_stored(settings: Settings) -> None:
-    first = build_applications(settings).shipments
+    apps = build_applications(settings)
+    first = apps.shipments
     awb = first.book(booking(), actor="key_test", now=BOOKED_AT).awb
     # Each writer is its own application with its own connections, as separate API workers are.
-    writers = [
-        Shipments(env=eventsourcing_env(settings.require_database_url())) for _ in range(WRITERS)
-    ]
+    env = eventsourcing_env(settings.require_database_url(), Shipments.name)
+    writers = [Shipments(env=env, sealer=apps.keyring) for _ in range(WRITERS)]
     scans = [transit_scan(n) for n in range(WRITERS)]
     start = threading.Barrier(WRITERS)
     errors: list[BaseException] = []

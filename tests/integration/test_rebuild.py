@@ -1,6 +1,8 @@
 """Rebuilding a read model beside the live one, while readers read and writers write."""
 
 import threading
+from functools import partial
+from typing import Any
 
 import psycopg
 
@@ -9,7 +11,7 @@ from consumers.rebuild import rebuild
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from consumers.verify import verify
-from infra.bootstrap import build_applications
+from infra.bootstrap import Applications, build_applications
 from infra.relay import Relay
 from infra.settings import Settings
 from projections.tracking_queries import find_shipments
@@ -22,7 +24,8 @@ TRACKING = projection("tracking")
 def test_rebuild_switches_readers_without_downtime_and_live_runner_follows(
     settings: Settings, database_url: str
 ) -> None:
-    shipments = build_applications(settings).shipments
+    apps = build_applications(settings)
+    shipments = apps.shipments
     awbs = book_and_scan(shipments, 20, rounds=10)
     stored = shipments.recorder.max_notification_id() or 0
     runner = ProjectionRunner(TRACKING, settings)
@@ -34,7 +37,7 @@ def test_rebuild_switches_readers_without_downtime_and_live_runner_follows(
         nonlocal reads
         with psycopg.connect(database_url, autocommit=True) as conn:
             while not done.is_set():
-                found = find_shipments(conn, awbs)
+                found = find_shipments(conn, awbs, partial(apps.keyring.unseal_many, conn=conn))
                 reads += 1
                 if len(found) != len(awbs) or any(len(s["history"]) < 10 for s in found.values()):
                     reader_errors.append(f"incomplete answer: {len(found)} shipments")
@@ -48,7 +51,8 @@ def test_rebuild_switches_readers_without_downtime_and_live_runner_follows(
         followed = wait_until(
             lambda: (
                 runner.generation == new_generation
-                and sum(len(s["history"]) for s in _tracked(database_url, awbs).values()) == 220
+                and sum(len(s["history"]) for s in _tracked(apps, database_url, awbs).values())
+                == 220
             ),
             timeout=60,
         )
@@ -79,6 +83,6 @@ def test_verify_reports_a_read_model_that_drifted_from_the_events(
     assert [(d.table, d.missing, d.unexpected) for d in differences] == [("scans", 1, 0)]
 
 
-def _tracked(database_url: str, awbs: list[str]) -> dict[str, dict[str, object]]:
+def _tracked(apps: Applications, database_url: str, awbs: list[str]) -> dict[str, dict[str, Any]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        return find_shipments(conn, awbs)
+        return find_shipments(conn, awbs, partial(apps.keyring.unseal_many, conn=conn))

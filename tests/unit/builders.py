@@ -12,19 +12,24 @@ from domain.booking import Booking, Parcel, Party
 from domain.errors import DomainError
 from domain.public import PublicEvent, to_public
 from domain.shipments import Scan
+from tests.unit.memory_keyring import MemoryKeyring
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=3)  # the clock when scans arrive, after the whole journey
 
 
-def in_memory_shipments() -> Shipments:
-    return Shipments(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def in_memory_shipments(keyring: MemoryKeyring | None = None) -> Shipments:
+    return Shipments(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, sealer=keyring or MemoryKeyring()
+    )
 
 
 def a_booking(**changes: Any) -> Booking:
     booking = Booking(
         service="REG",
-        shipper=Party("Budi Santoso", "081234567890", "Jl. Melati 1", "CGK10110"),
+        shipper=Party(
+            "Budi Santoso", "081234567890", "Jl. Melati 1", "CGK10110", "budi.santoso@example.id"
+        ),
         receiver=Party("Siti Rahma", "081298765432", "Jl. Mawar 2", "BDO40111"),
         parcel=Parcel(
             weight_grams=1_200, length_cm=20, width_cm=15, height_cm=10, declared_value=150_000
@@ -84,6 +89,11 @@ def rejection_of(app: Shipments, awb: str, scan: Scan, now: datetime = LATER) ->
         assert stored_events(app) == before
         return error.code
     raise AssertionError("the scan was accepted")
+
+
+def opened(app: Shipments, value: str | None) -> str | None:
+    """A sealed value as its owner would read it."""
+    return app.sealer.unseal_many([value]).get(value) if value else None
 
 
 def scan_ids(events: list[PublicEvent]) -> list[UUID]:

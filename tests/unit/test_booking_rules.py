@@ -16,7 +16,12 @@ areas = st.builds(
     st.integers(min_value=0, max_value=99_999),
 )
 parties = st.builds(
-    Party, name=st.text(min_size=1), phone=st.just("0812345678"), address=st.text(), area=areas
+    Party,
+    name=st.text(min_size=1),
+    phone=st.just("0812345678"),
+    address=st.text(),
+    area=areas,
+    email=st.none() | st.emails(),
 )
 
 

@@ -1,23 +1,28 @@
 """The public JSON form of stored events: the contract with stream consumers."""
 
 import json
+from dataclasses import replace
+from typing import cast
 
 import pytest
+from eventsourcing.domain import DomainEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands.shipments import Shipments
-from domain.public import PublicEvent
-from tests.unit.builders import a_booking, a_scan, given_shipment, hours, stored_events
+from domain.booking import PERSONAL_FIELDS, ROLES
+from domain.public import PublicEvent, to_public
+from domain.sealing import is_sealed
+from tests.unit.builders import a_booking, a_scan, given_shipment, hours, opened, stored_events
 
 
-def test_public_types_are_named_with_schema_version_one(app: Shipments) -> None:
+def test_public_types_are_named_with_their_schema_versions(app: Shipments) -> None:
     given_shipment(app, a_scan("PU1", hours(1)))
 
     assert [(e.type, e.schema_version) for e in stored_events(app)] == [
-        ("ShipmentBooked", 1),
+        ("ShipmentBooked", 2),
         ("WaybillIssued", 1),
-        ("ScanRecorded", 1),
+        ("ScanRecorded", 2),
     ]
 
 
@@ -38,18 +43,49 @@ def test_stored_events_round_trip_through_public_json(app: Shipments) -> None:
         }
 
 
-def test_booked_event_holds_the_booking_as_plain_data(app: Shipments) -> None:
+def test_booked_event_holds_non_personal_facts_plain_and_the_parties_sealed(
+    app: Shipments,
+) -> None:
     awb = given_shipment(app)
+    facts = json.loads(json.dumps(a_booking().facts()))
 
     booked, issued = stored_events(app)
 
+    booking = booked.data.pop("booking")
     assert booked.data == {
         "awb": awb,
-        "booking": json.loads(json.dumps(a_booking().facts())),
         "booked_at": "2026-11-25T08:00:00+00:00",
         "booked_by": "seller-1",
+        "shipper_account": None,
+        "receiver_account": None,
     }
+    assert {k: booking[k] for k in ("service", "cod_amount", "parcel")} == {
+        k: facts[k] for k in ("service", "cod_amount", "parcel")
+    }
+    for role in ROLES:
+        assert set(booking[role]) == {*PERSONAL_FIELDS, "area"}
+        assert booking[role]["area"] == facts[role]["area"]
+        for name in PERSONAL_FIELDS:
+            sealed = booking[role][name]
+            assert sealed is None if facts[role][name] is None else is_sealed(sealed)
+            assert opened(app, sealed) == facts[role][name]
     assert (booked.aggregate_id, booked.aggregate_version) == (issued.data["shipment_id"], 1)
+
+
+def test_a_booking_stored_before_sealing_reads_back_in_the_new_shape(app: Shipments) -> None:
+    given_shipment(app)
+    stored = app.recorder.select_notifications(start=1, limit=1)[0]
+    state = json.loads(stored.state)
+    for name in ("class_version", "shipper_account", "receiver_account"):
+        del state[name]
+    for role in ROLES:
+        del state["booking"][role]["email"]
+    old = replace(stored, state=json.dumps(state).encode())
+
+    data = to_public(cast(DomainEvent, app.mapper.to_domain_event(old))).data
+
+    assert (data["shipper_account"], data["receiver_account"]) == (None, None)
+    assert [data["booking"][role]["email"] for role in ROLES] == [None, None]
 
 
 json_values = st.recursive(

@@ -5,12 +5,14 @@ from datetime import timedelta
 import pytest
 
 from commands.shipments import Shipments
+from domain.sealing import is_sealed
 from tests.unit.builders import (
     LATER,
     NOW,
     a_scan,
     given_shipment,
     hours,
+    opened,
     rejection_of,
     scan_ids,
     stored_events,
@@ -115,7 +117,8 @@ def test_delivery_keeps_the_proof_of_delivery(app: Shipments) -> None:
 
     [event] = when_scanned(app, awb, delivered)
 
-    assert event.data["recipient_name"] == "Siti Rahma"
+    assert is_sealed(event.data["recipient_name"])
+    assert opened(app, event.data["recipient_name"]) == "Siti Rahma"
     assert event.data["recipient_relationship"] == "YANG BERSANGKUTAN"
     assert (event.data["latitude"], event.data["longitude"]) == (-6.2, 106.8)
 
