@@ -8,6 +8,7 @@ yours?) live here too, so no router repeats them.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,9 +16,12 @@ from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ContainerDep
+from domain import waybill
 from domain.accounts import Role
-from domain.errors import Forbidden, Unauthenticated
+from domain.errors import Forbidden, NotFound, Unauthenticated
+from infra.bootstrap import Container
 from infra.keys import Device, authenticate
+from projections import tracking_queries
 
 DEVICE = "device"
 ANONYMOUS = "anonymous"
@@ -113,3 +117,21 @@ def allow(rule: str) -> dict[str, Any]:
         raise ValueError(f"unknown access rule {rule!r}")
     dependencies = [] if rule == "public" else [Depends(_enforcer(rule))]
     return {"dependencies": dependencies, "openapi_extra": {"x-access": rule}}
+
+
+def owned_shipment(container: Container, principal: Principal, awb: str) -> dict[str, Any]:
+    """The shipment in full if the caller sent or receives it; 404 otherwise — the same
+    answer whether the AWB is unknown or someone else's."""
+    account_id = principal.require_account()
+    number = waybill.normalise(awb)
+    with container.pool.connection() as conn:
+        found = (
+            tracking_queries.owned_shipment(
+                conn, account_id, number, partial(container.keyring.unseal_many, conn=conn)
+            )
+            if waybill.is_valid(number)
+            else None
+        )
+    if found is None:
+        raise NotFound("You have no shipment with this waybill.", code="shipment_not_found")
+    return found

@@ -7,7 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from api import accounts, health, me, privacy, sessions, shipments, tracking
+from api import (
+    accounts,
+    audit,
+    health,
+    me,
+    my_shipments,
+    privacy,
+    sessions,
+    shipments,
+    tracking,
+)
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from infra.bootstrap import Container, bootstrap
@@ -36,7 +46,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.middleware("http")(_observe)  # added last, so outermost: every answer passes here
-    for module in (health, shipments, tracking, accounts, sessions, me, privacy):
+    routers = (health, shipments, tracking, accounts, sessions, me, my_shipments, privacy, audit)
+    for module in routers:
         app.include_router(module.router)
     return app
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.access import allow
 from api.deps import ContainerDep
 
 router = APIRouter(tags=["health"])
@@ -16,7 +17,9 @@ class Health(BaseModel):
     database: Literal["ok", "unreachable"]
 
 
-@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
+@router.get(
+    "/healthz", response_model=Health, responses={503: {"model": Health}}, **allow("public")
+)
 def healthz(container: ContainerDep) -> JSONResponse:
     """200 when the API can reach its database, 503 otherwise."""
     try:

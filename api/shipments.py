@@ -1,11 +1,13 @@
-"""Commands on shipments: booking (device key) and scans (device key)."""
+"""Commands on shipments: booking (customers, counter devices) and scans (couriers,
+hub operators, devices)."""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from api.deps import ContainerDep, DeviceDep
+from api.access import PrincipalDep, allow
+from api.deps import ContainerDep
 from api.errors import error_responses
 from api.shipment_models import (
     BookingIn,
@@ -32,23 +34,28 @@ IdempotencyKey = Annotated[
     "/shipments",
     status_code=201,
     response_model=BookingOut,
-    responses=error_responses(400, 401, 409, 413, 422),
+    responses=error_responses(400, 401, 403, 409, 413, 422),
+    **allow("book"),
 )
 def book_shipment(
     body: BookingIn,
     container: ContainerDep,
-    device: DeviceDep,
+    principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
-    """Book a shipment; returns its waybill number (AWB)."""
-    booking_key = f"{device.key_id}:{idempotency_key}" if idempotency_key else None
+    """Book a shipment; returns its waybill number (AWB). A signed-in customer is the
+    shipper; a party whose e-mail is a customer's verified address is linked to them."""
+    booking = body.to_domain()
+    identity = container.identity
+    shipper = principal.account_id or identity.account_for_email(booking.shipper.email)
+    booking_key = f"{principal.actor}:{idempotency_key}" if idempotency_key else None
     booked = container.shipments.book(
-        body.to_domain(),
-        actor=device.key_id,
+        booking,
+        actor=principal.actor,
         now=datetime.now(UTC),
         booking_key=booking_key,
-        shipper_account=None,
-        receiver_account=None,
+        shipper_account=shipper,
+        receiver_account=identity.account_for_email(booking.receiver.email),
     )
     return BookingOut(awb=booked.awb, consistency_token=_token(container, booked.written))
 
@@ -59,15 +66,16 @@ def book_shipment(
     response_model=ScanRecordedOut,
     responses={
         200: {"model": ScanRecordedOut, "description": "Already recorded."},
-        **error_responses(400, 401, 404, 409, 413, 422),
+        **error_responses(400, 401, 403, 404, 409, 413, 422),
     },
+    **allow("scan"),
 )
 def record_scan(
-    awb: str, body: ScanIn, container: ContainerDep, device: DeviceDep, response: Response
+    awb: str, body: ScanIn, container: ContainerDep, principal: PrincipalDep, response: Response
 ) -> ScanRecordedOut:
     """Record one scan of a shipment. A repeated scan_id answers 200 with the first result."""
     outcome, written = container.shipments.record_scan(
-        waybill.normalise(awb), _scan(body, device.key_id), datetime.now(UTC)
+        waybill.normalise(awb), _scan(body, principal.actor), datetime.now(UTC)
     )
     if not outcome.recorded:
         response.status_code = 200
@@ -78,11 +86,14 @@ def record_scan(
     "/scans",
     status_code=201,
     response_model=ScanBatchOut,
-    responses=error_responses(400, 401, 409, 413, 422),
+    responses=error_responses(400, 401, 403, 409, 413, 422),
+    **allow("scan"),
 )
-def record_scans(body: ScanBatchIn, container: ContainerDep, device: DeviceDep) -> ScanBatchOut:
+def record_scans(
+    body: ScanBatchIn, container: ContainerDep, principal: PrincipalDep
+) -> ScanBatchOut:
     """Record up to 500 scans at once: all are stored, or none (422 lists the bad items)."""
-    scans = [(waybill.normalise(item.awb), _scan(item, device.key_id)) for item in body.scans]
+    scans = [(waybill.normalise(item.awb), _scan(item, principal.actor)) for item in body.scans]
     outcomes, written = container.shipments.record_scans(scans, datetime.now(UTC))
     return ScanBatchOut(
         scans=[ScanOut(**vars(o)) for o in outcomes],

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from api.access import allow
 from api.consistency import ReadModelWatch
 from api.deps import ContainerDep
 from api.errors import error_responses
@@ -61,7 +62,10 @@ class TrackingBatchView(BaseModel):
 
 
 @router.get(
-    "/track/{awb}", response_model=TrackingView, responses=error_responses(400, 404, 422, 503)
+    "/track/{awb}",
+    response_model=TrackingView,
+    responses=error_responses(400, 404, 422, 503),
+    **allow("public"),
 )
 def track(awb: str, container: ContainerDep, consistency_token: Token = None) -> TrackingView:
     """Track one shipment by its waybill number."""
@@ -74,7 +78,12 @@ def track(awb: str, container: ContainerDep, consistency_token: Token = None) ->
     return TrackingView(**found[number])
 
 
-@router.get("/track", response_model=TrackingBatchView, responses=error_responses(400, 422, 503))
+@router.get(
+    "/track",
+    response_model=TrackingBatchView,
+    responses=error_responses(400, 422, 503),
+    **allow("public"),
+)
 def track_many(
     container: ContainerDep,
     awb: Annotated[str, Query(max_length=1000, description="Up to 25 AWBs, comma-separated.")],

@@ -227,7 +227,7 @@ def test_a_revoked_key_is_refused(api: Api, settings: Settings) -> None:
         revoke_key(conn, api.key_id)
     response = api.client.post("/v1/shipments", json=booking_body(), headers=api.headers)
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response.json()["error"]["code"] == "invalid_api_key"
 
 
 SCAN = "/v1/shipments/{awb}/scans"
