@@ -12,10 +12,11 @@ from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ContainerDep
+from api.errors import documented_errors
 from domain import waybill
 from domain.accounts import Role
 from domain.errors import Forbidden, NotFound, Unauthenticated
@@ -65,10 +66,16 @@ class Principal:
 
 
 def current_principal(
+    request: Request,
     container: ContainerDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
+    if bearer is None and "authorization" in request.headers:
+        # Credentials we cannot read are refused, not ignored in favour of another header.
+        raise Unauthenticated(
+            "The Authorization header must be `Bearer <session token>`.", code="invalid_session"
+        )
     if bearer is not None:
         session = container.signin.session(bearer.credentials, datetime.now(UTC))
         if session is None:
@@ -112,11 +119,18 @@ def _enforcer(rule: str) -> Any:
 
 
 def allow(rule: str) -> dict[str, Any]:
-    """Route keyword arguments enforcing `rule` and recording it in the OpenAPI document."""
+    """Route keyword arguments enforcing `rule` and recording it in the OpenAPI document,
+    with the answers every route can give: 400 (the HTTP server refuses what it cannot
+    parse) and, unless public, 401 and 403."""
     if rule not in RULES:
         raise ValueError(f"unknown access rule {rule!r}")
-    dependencies = [] if rule == "public" else [Depends(_enforcer(rule))]
-    return {"dependencies": dependencies, "openapi_extra": {"x-access": rule}}
+    public = rule == "public"
+    dependencies = [] if public else [Depends(_enforcer(rule))]
+    statuses = (400,) if public else (400, 401, 403)
+    return {
+        "dependencies": dependencies,
+        "openapi_extra": {"x-access": rule, "responses": documented_errors(*statuses)},
+    }
 
 
 def owned_shipment(container: Container, principal: Principal, awb: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from commands.shipments import ScanBatchRejected
 from domain.errors import (
@@ -54,6 +55,18 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     if 400 in responses:  # the HTTP server itself refuses unparseable requests in plain text
         responses[400]["content"] = {"text/plain": {"schema": {"type": "string"}}}
     return responses
+
+
+def documented_errors(*statuses: int) -> dict[str, dict[str, Any]]:
+    """The same entries as error_responses, as raw OpenAPI (for `openapi_extra`)."""
+    body = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    entries: dict[str, dict[str, Any]] = {
+        str(s): {"description": _DESCRIPTIONS[s], "content": {"application/json": body}}
+        for s in statuses
+    }
+    if 400 in statuses:
+        entries["400"]["content"]["text/plain"] = {"schema": {"type": "string"}}
+    return entries
 
 
 class ReadModelLagging(Exception):
@@ -106,17 +119,28 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error_body("invalid_request", "The request is invalid.", details), 422)
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_at(request))
     code = {
         404: "not_found",
         405: "method_not_allowed",
         401: "unauthenticated",
         403: "forbidden",
     }.get(error.status_code, f"http_{error.status_code}")
-    return JSONResponse(
-        error_body(code, str(error.detail)), error.status_code, headers=error.headers
-    )
+    return JSONResponse(error_body(code, str(error.detail)), error.status_code, headers=headers)
+
+
+def _methods_at(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _lagging(_: Request, __: Exception) -> JSONResponse:

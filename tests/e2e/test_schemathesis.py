@@ -16,9 +16,24 @@ import subprocess
 import sys
 
 from tests.e2e.conftest import System
+from tests.e2e.people import verified_customer
 
 
 def test_generated_and_malformed_requests_never_break_the_api(system: System) -> None:
+    """As a device: bookings and scans are reached with valid credentials."""
+    _run(system, f"X-API-Key: {system.api_key}")
+
+
+def test_generated_requests_as_a_customer_never_break_the_api(system: System) -> None:
+    """As a signed-in customer: the /v1/me routes are reached with valid credentials.
+    Signing out is left out, or the first call to it would end the run's session."""
+    with system.client() as client:
+        person = verified_customer(client, system.state_dir, "Schema")
+    authorization = person.headers["Authorization"]
+    _run(system, f"Authorization: {authorization}", "--exclude-path", "/v1/sessions/current")
+
+
+def _run(system: System, header: str, *extra: str) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -37,7 +52,7 @@ def test_generated_and_malformed_requests_never_break_the_api(system: System) ->
             "--seed",
             "20261125",
             "--header",
-            f"X-API-Key: {system.api_key}",
+            header,
             "--tls-verify",
             str(system.cert),
             "--request-retries",
@@ -45,6 +60,7 @@ def test_generated_and_malformed_requests_never_break_the_api(system: System) ->
             "--request-timeout",
             "30",
             "--no-color",
+            *extra,
         ],
         capture_output=True,
         text=True,
