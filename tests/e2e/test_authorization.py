@@ -143,3 +143,21 @@ def _judge(
     elif "{awb}" in path and path.startswith("/v1/me/") and answer.status_code != 404:
         failures.append(f"{where}: another customer's shipment must be 404")
     return failures
+
+
+def test_an_admin_publishes_a_new_privacy_policy_version(
+    system: System, cast: dict[str, Any]
+) -> None:
+    with system.client() as client:
+        before = client.get("/v1/privacy-policy").json()
+        text = before["text"] + "\n\nRevised: data is kept in Indonesia."
+        published = client.put(
+            "/v1/privacy-policy", json={"text": text}, headers=cast["people"]["admin"]
+        )
+        assert published.status_code == 200, published.text
+        after = client.get(
+            "/v1/privacy-policy",
+            params={"consistency_token": published.json()["consistency_token"]},
+        ).json()
+    assert after["version"] == before["version"] + 1
+    assert after["text"] == text
