@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,7 @@ def me(principal: PrincipalDep, container: ContainerDep) -> Profile:
     return Profile(**profile_of(container, principal.require_account()))
 
 
-def profile_of(container: ContainerDep, account_id: Any) -> dict[str, Any]:
+def profile_of(container: ContainerDep, account_id: UUID) -> dict[str, Any]:
     """The account as held, unsealed: from the event store, so it is never behind a write."""
     account = container.identity.account(account_id)
     sealed = [account.user_id, account.email, account.display_name, account.phone]

@@ -7,7 +7,7 @@ enter an event at all: they live in infra's credential tables.
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -25,6 +25,7 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset(Role) - {Role.CUSTOMER}
+RESET_COOLDOWN = timedelta(minutes=5)
 USER_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,31}$"
 _USER_ID = re.compile(USER_ID_PATTERN)
 
@@ -73,6 +74,7 @@ class Account(Aggregate):
         self.email_verified_at: datetime | None = None
         self.pending_change: tuple[UUID, str] | None = None
         self.erased_at: datetime | None = None
+        self.reset_requested_at: datetime | None = None
 
     def _require_live(self) -> None:
         if self.erased_at is not None:
@@ -127,13 +129,19 @@ class Account(Aggregate):
     def _password_changed(self, changed_at: datetime, by_reset: bool) -> None:
         pass
 
-    def request_password_reset(self, now: datetime) -> None:
+    def request_password_reset(self, now: datetime) -> bool:
+        """Ask for a reset link; False (nothing sent) within RESET_COOLDOWN of the last ask,
+        so nobody can flood a customer's mailbox with reset e-mails."""
         self._require_live()
+        last = self.reset_requested_at
+        if last is not None and now - last < RESET_COOLDOWN:
+            return False
         self._password_reset_requested(requested_at=now)
+        return True
 
     @event("PasswordResetRequested")
     def _password_reset_requested(self, requested_at: datetime) -> None:
-        pass
+        self.reset_requested_at = requested_at
 
     def erase(self, now: datetime) -> bool:
         """Record the erasure; False if the account was already erased."""

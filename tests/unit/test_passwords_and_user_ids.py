@@ -1,13 +1,18 @@
 """Password and user id rules (ASVS 6.2): length, common passwords, personal words."""
 
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from commands.accounts import Accounts
 from domain.accounts import check_user_id, normalise_user_id
 from domain.errors import RuleViolation
 from domain.passwords import MAX_CHARS, MIN_CHARS, check_password, common_passwords
 
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 UNCOMMON = st.text(alphabet="ĀăĎŧƔǂȸɅ", min_size=MIN_CHARS, max_size=MAX_CHARS)
 
 
@@ -69,3 +74,24 @@ def test_malformed_user_ids_are_refused(user_id: str) -> None:
     with pytest.raises(RuleViolation) as refused:
         check_user_id(user_id)
     assert refused.value.code == "invalid_user_id"
+
+
+def test_reset_links_are_sent_at_most_once_per_cooldown() -> None:
+    accounts = Accounts(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    account_id = uuid4()
+    accounts.register(
+        account_id,
+        role="customer",
+        user_id="pii1:sealed",
+        email="pii1:sealed",
+        display_name="pii1:sealed",
+        phone=None,
+        privacy_policy_version=1,
+        now=NOW,
+    )
+    for minute in (0, 1, 4, 5, 6):
+        accounts.request_password_reset(account_id, NOW + timedelta(minutes=minute))
+    requests = [
+        e for e in accounts.events.get(account_id) if type(e).__name__ == "PasswordResetRequested"
+    ]
+    assert [e.requested_at - NOW for e in requests] == [timedelta(0), timedelta(minutes=5)]
