@@ -6,6 +6,7 @@ overrun) and two transactions never wait on each other.
 """
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from domain.login_policy import Attempt, Bucket, Verdict, decide, forgive
+from domain.login_policy import ACCOUNT, CLIENT, HOUR, Attempt, Bucket, Verdict, decide, forgive
 
 __all__ = ["DDL", "LoginThrottle", "Verdict"]
 
@@ -26,6 +27,8 @@ DDL: tuple[str, ...] = (
     )""",
     "CREATE INDEX IF NOT EXISTS login_buckets_account ON login_buckets (account_key)",
 )
+
+PURGE_EVERY = 1000  # attempts per process between purges of ended buckets
 
 # The no-op update makes the upsert lock the row when it already exists.
 _LOCK_ROW = """INSERT INTO login_buckets (bucket, account_key) VALUES (%s, %s)
@@ -74,6 +77,7 @@ class LoginThrottle:
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
+        self._attempts = itertools.count(1)
 
     def begin(
         self, *, account_key: str, client: str, device_key: str | None, now: datetime
@@ -84,7 +88,20 @@ class LoginThrottle:
             verdict, counted = decide(_lock(conn, rows), now)
             if verdict.allowed:
                 _store(conn, rows, counted)
+        if next(self._attempts) % PURGE_EVERY == 0:
+            self.purge(now)
         return verdict
+
+    def purge(self, now: datetime) -> int:
+        """Delete buckets whose windows have all ended (they count nothing any more), so the
+        table does not keep one row per address ever seen."""
+        with self._pool.connection() as conn:
+            deleted = conn.execute(
+                """DELETE FROM login_buckets
+                   WHERE window_started_at IS NULL OR window_started_at < %s""",
+                (now - max(ACCOUNT.window, CLIENT.window, HOUR.window),),
+            )
+            return deleted.rowcount
 
     def succeeded(
         self, *, account_key: str, client: str, device_key: str | None, now: datetime

@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -124,3 +124,14 @@ def test_client_addresses_are_not_stored_in_clear(
 
     assert stored
     assert all(CUSTOMER not in bucket for (bucket,) in stored)
+
+
+def test_buckets_whose_windows_ended_are_purged_and_live_ones_kept(
+    throttle: LoginThrottle,
+) -> None:
+    throttle.begin(account_key="old", client="10.0.0.1", device_key=None, now=NOW)
+    later = NOW + timedelta(hours=2)
+    throttle.begin(account_key="new", client="10.0.0.2", device_key=None, now=later)
+    assert throttle.purge(later) == 3, "the old attempt's account, hour and address rows"
+    assert attempt(throttle, "10.0.0.3", now=later).allowed
+    assert throttle.purge(later) == 0, "nothing live is purged"
