@@ -19,7 +19,6 @@ Prints a table and writes every figure, the parameters and machine facts as JSON
 """
 
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -30,7 +29,6 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import version
@@ -39,9 +37,17 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from harness import bench_settings, fresh_database, interrupt_once, postgres_admin_url
-from report import Detail, Figure, latency_detail, machine_facts, per_second, process_cpu
+from report import (
+    Detail,
+    Figure,
+    latency_detail,
+    machine_facts,
+    per_second,
+    print_table,
+    process_cpu,
+    write_json,
+)
 from rich.console import Console
-from rich.table import Table
 from workload import ACTOR, booking
 
 from commands.shipments import Shipments
@@ -351,35 +357,6 @@ def measure(step: Measure, needs_database: bool, admin_url: str) -> list[Figure]
     return figures
 
 
-def print_table(figures: list[Figure]) -> None:
-    table = Table(title="Jalur accounts benchmark")
-    for column in ("section", "figure", "value", "unit", "p50 ms", "p99 ms", "detail"):
-        table.add_column(
-            column, justify="right" if column in {"value", "p50 ms", "p99 ms"} else "left"
-        )
-    for f in figures:
-        rest = ", ".join(f"{k}={v}" for k, v in f.detail.items() if k not in {"p50_ms", "p99_ms"})
-        value = "FAILED" if f.value is None else f"{f.value:,.1f}"
-        p50, p99 = (str(f.detail.get(k, "")) for k in ("p50_ms", "p99_ms"))
-        table.add_row(f.section, f.name, value, f.unit, p50, p99, rest)
-    console.print(table)
-
-
-def write_json(
-    path: Path, parameters: dict[str, Any], machine: dict[str, Any], figures: list[Figure]
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "benchmark": "accounts",
-        "finished_at": datetime.now(UTC).isoformat(),
-        "parameters": parameters,
-        "machine": machine,
-        "figures": [asdict(figure) for figure in figures],
-    }
-    # NaN (no samples) is not JSON; the lists here are never empty, so it would be a bug.
-    path.write_text(json.dumps(document, indent=2, default=str, allow_nan=False) + "\n")
-
-
 def _env_url() -> bool:
     return bool(os.environ.get("JALUR_BENCH_DATABASE_URL"))
 
@@ -417,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_at_end": os.getloadavg(),  # other work on the machine skews every figure
     }
     out = args.out or RESULTS / f"accounts-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    print_table(figures)
-    write_json(out, parameters, machine, figures)
+    print_table(figures, console, "accounts")
+    write_json(out, parameters, machine, figures, "accounts")
     console.print(f"wrote {out}")
     return 1 if any(figure.value is None for figure in figures) else 0
 

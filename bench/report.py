@@ -82,8 +82,8 @@ def machine_facts(admin_url: str) -> dict[str, Any]:
     }
 
 
-def print_table(figures: Sequence[Figure], console: Console) -> None:
-    table = Table(title="Jalur backbone benchmark")
+def print_table(figures: Sequence[Figure], console: Console, benchmark: str = "backbone") -> None:
+    table = Table(title=f"Jalur {benchmark} benchmark")
     for column in ("section", "figure", "value", "unit", "p50 ms", "p99 ms", "detail"):
         numeric = column in {"value", "p50 ms", "p99 ms"}
         table.add_column(column, justify="right" if numeric else "left")
@@ -97,11 +97,15 @@ def print_table(figures: Sequence[Figure], console: Console) -> None:
 
 
 def write_json(
-    path: Path, parameters: dict[str, Any], machine: dict[str, Any], figures: Sequence[Figure]
+    path: Path,
+    parameters: dict[str, Any],
+    machine: dict[str, Any],
+    figures: Sequence[Figure],
+    benchmark: str = "backbone",
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
-        "benchmark": "backbone",
+        "benchmark": benchmark,
         "finished_at": datetime.now(UTC).isoformat(),
         "parameters": parameters,
         "machine": machine,
