@@ -209,6 +209,11 @@ class NoSealing:
     def seal(self, subject: UUID, values: Mapping[str, str | None]) -> dict[str, str | None]:
         return dict(values)
 
+    def seal_many(
+        self, values: Mapping[UUID, Mapping[str, str | None]]
+    ) -> dict[UUID, dict[str, str | None]]:
+        return {subject: dict(fields) for subject, fields in values.items()}
+
     def unseal_many(self, values: Iterable[str | None]) -> dict[str, str | None]:
         return {}
 

@@ -69,6 +69,11 @@ class NothingToSeal:
     def seal(self, subject: UUID, values: Mapping[str, str | None]) -> dict[str, str | None]:
         raise AssertionError("a hub scan has nothing to seal")
 
+    def seal_many(
+        self, values: Mapping[UUID, Mapping[str, str | None]]
+    ) -> dict[UUID, dict[str, str | None]]:
+        raise AssertionError("a hub scan has nothing to seal")
+
     def unseal_many(self, values: Iterable[str | None]) -> dict[str, str | None]:
         return {}
 

@@ -53,9 +53,14 @@ class Booking:
 def sealed_facts(booking: Booking, sealer: Sealer, subjects: Mapping[str, UUID]) -> dict[str, Any]:
     """The booking's facts with each party's personal values sealed under its subject."""
     facts = booking.facts()
+    personal = {role: {name: facts[role][name] for name in PERSONAL_FIELDS} for role in ROLES}
+    if subjects["shipper"] == subjects["receiver"]:  # sending to oneself: one subject
+        sealed = {role: sealer.seal(subjects[role], personal[role]) for role in ROLES}
+    else:
+        by_subject = sealer.seal_many({subjects[role]: personal[role] for role in ROLES})
+        sealed = {role: by_subject[subjects[role]] for role in ROLES}
     for role in ROLES:
-        party = facts[role]
-        party.update(sealer.seal(subjects[role], {name: party[name] for name in PERSONAL_FIELDS}))
+        facts[role].update(sealed[role])
     return facts
 
 

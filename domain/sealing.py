@@ -29,6 +29,12 @@ class Sealer(Protocol):
         """Seal each non-None value under the subject's key (created on first use)."""
         ...
 
+    def seal_many(
+        self, values: Mapping[UUID, Mapping[str, str | None]]
+    ) -> dict[UUID, dict[str, str | None]]:
+        """`seal` for several subjects at once (their new keys made in one write)."""
+        ...
+
     def unseal_many(self, values: Iterable[str | None]) -> dict[str, str | None]:
         """Open sealed values; a value whose subject was erased maps to None."""
         ...

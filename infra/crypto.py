@@ -54,17 +54,15 @@ class Keyring:
         self._sealing_keys: dict[UUID, AESGCM] = {}
 
     def seal(self, subject: UUID, values: Mapping[str, str | None]) -> dict[str, str | None]:
-        cipher = self._sealing_key(subject)
-        aad = subject.bytes
-        sealed: dict[str, str | None] = {}
-        for name, value in values.items():
-            if value is None:
-                sealed[name] = None
-                continue
-            nonce = os.urandom(NONCE_BYTES)
-            blob = nonce + cipher.encrypt(nonce, value.encode(), aad)
-            sealed[name] = compose(subject, base64.urlsafe_b64encode(blob).decode().rstrip("="))
-        return sealed
+        return self.seal_many({subject: values})[subject]
+
+    def seal_many(
+        self, values: Mapping[UUID, Mapping[str, str | None]]
+    ) -> dict[UUID, dict[str, str | None]]:
+        ciphers = self._sealing_keys_for(set(values))
+        return {
+            subject: _seal(ciphers[subject], subject, fields) for subject, fields in values.items()
+        }
 
     def unseal_many(
         self, values: Iterable[str | None], conn: Connection[Any] | None = None
@@ -103,23 +101,29 @@ class Keyring:
         message = f"{kind}\x00{value}".encode()
         return hmac.new(self._blind_key, message, hashlib.sha256).hexdigest()
 
-    def _sealing_key(self, subject: UUID) -> AESGCM:
-        cached = self._sealing_keys.get(subject)
-        if cached is not None:
-            return cached
+    def _sealing_keys_for(self, subjects: set[UUID]) -> dict[UUID, AESGCM]:
+        """Ciphers for the subjects, making missing keys in one write (a destroyed key is
+        never made again: its row stays, without a key)."""
+        ciphers = {s: c for s in subjects if (c := self._sealing_keys.get(s)) is not None}
+        missing = sorted(subjects - ciphers.keys())
+        if not missing:
+            return ciphers
+        wrapped = [self._wrap(s, AESGCM.generate_key(bit_length=256)) for s in missing]
         with self._pool.connection() as conn:
             conn.execute(
-                """INSERT INTO data_keys (subject, wrapped) VALUES (%s, %s)
+                """INSERT INTO data_keys (subject, wrapped)
+                   SELECT * FROM unnest(%s::uuid[], %s::bytea[])
                    ON CONFLICT (subject) DO NOTHING""",
-                (subject, self._wrap(subject, AESGCM.generate_key(bit_length=256))),
+                (missing, wrapped),
             )
-            key = self._keys(conn, {subject}).get(subject)
-        if key is None:
+            keys = self._keys(conn, set(missing))
+        if len(keys) < len(missing):
             raise SubjectErased("This person's data was erased; nothing can be added for them.")
-        if len(self._sealing_keys) >= SEALING_KEYS_KEPT:
+        if len(self._sealing_keys) + len(keys) > SEALING_KEYS_KEPT:
             self._sealing_keys.clear()
-        self._sealing_keys[subject] = cipher = AESGCM(key)
-        return cipher
+        for subject, key in keys.items():
+            self._sealing_keys[subject] = ciphers[subject] = AESGCM(key)
+        return ciphers
 
     def _keys(self, conn: Connection[Any], subjects: set[UUID]) -> dict[UUID, bytes]:
         rows = conn.execute(
@@ -135,6 +139,18 @@ class Keyring:
 
     def _unwrap(self, subject: UUID, wrapped: bytes) -> bytes:
         return self._wrapping.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], subject.bytes)
+
+
+def _seal(cipher: AESGCM, subject: UUID, values: Mapping[str, str | None]) -> dict[str, str | None]:
+    sealed: dict[str, str | None] = {}
+    for name, value in values.items():
+        if value is None:
+            sealed[name] = None
+            continue
+        nonce = os.urandom(NONCE_BYTES)
+        blob = nonce + cipher.encrypt(nonce, value.encode(), subject.bytes)
+        sealed[name] = compose(subject, base64.urlsafe_b64encode(blob).decode().rstrip("="))
+    return sealed
 
 
 def _open(key: bytes | None, sealed: str) -> str | None:

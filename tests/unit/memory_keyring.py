@@ -28,6 +28,11 @@ class MemoryKeyring:
             for name, value in values.items()
         }
 
+    def seal_many(
+        self, values: Mapping[UUID, Mapping[str, str | None]]
+    ) -> dict[UUID, dict[str, str | None]]:
+        return {subject: self.seal(subject, fields) for subject, fields in values.items()}
+
     def unseal_many(self, values: Iterable[str | None]) -> dict[str, str | None]:
         return {v: self._open(v) for v in values if v is not None and is_sealed(v)}
 
