@@ -23,7 +23,7 @@ from infra.privacy_seed import default_policy_text, ensure_policy
 from infra.relay import Relay
 from infra.settings import Settings
 from projections.accounts_queries import current_policy, profile
-from tests.integration.test_relay import running
+from tests.integration.workers import running
 from tests.support import T0, wait_until
 
 ACCOUNTS = projection("accounts")

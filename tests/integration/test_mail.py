@@ -6,7 +6,6 @@ import logging
 import mailbox
 import re
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from infra.partitioning import partition_for
 from infra.relay import Relay
 from infra.settings import Settings
 from infra.tokens import Purpose, redeem
+from tests.integration.workers import running
 from tests.support import T0, start_process, wait_until
 
 BASE = "https://app.jalur.test"
@@ -90,24 +90,14 @@ def apps(mail_settings: Settings) -> Iterator[Applications]:
 
 
 @contextmanager
-def running(worker: Any) -> Iterator[Any]:
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
-    try:
-        yield worker
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
-@contextmanager
 def pipeline(settings: Settings, apps: Applications) -> Iterator[ProjectionRunner]:
     """The relays and the mail projection's runner (the queue fills, nothing is sent)."""
     with ExitStack() as stack:
         for app in apps.all:
             stack.enter_context(running(Relay(app, settings)))
-        yield stack.enter_context(running(ProjectionRunner(projection("mail"), settings)))
+        runner = ProjectionRunner(projection("mail"), settings)
+        stack.enter_context(running(runner))
+        yield runner
 
 
 def sender(settings: Settings, apps: Applications) -> MailSender:
@@ -233,7 +223,8 @@ def test_an_erased_person_gets_nothing(
     events = stored(apps)
     with pipeline(mail_settings, apps) as runner:
         assert wait_until(lambda: runner.applied == events, timeout=60)
-    with running(sender(mail_settings, apps)) as mail_sender:
+    mail_sender = sender(mail_settings, apps)
+    with running(mail_sender):
         assert wait_until(lambda: mail_sender.outcomes["sent"] == 1, timeout=30)
         assert wait_until(lambda: mail_sender.outcomes["dropped"] == 1, timeout=30)
 

@@ -15,7 +15,7 @@ from infra.bootstrap import Applications, build_applications
 from infra.relay import Relay
 from infra.settings import Settings
 from projections.tracking_queries import find_shipments
-from tests.integration.test_relay import running
+from tests.integration.workers import running
 from tests.support import BOOKED_AT, LATER, book_and_scan, booking, transit_scan, wait_until
 
 TRACKING = projection("tracking")

@@ -1,12 +1,8 @@
 """The outbox relay, against the real event store and the real broker."""
 
 import json
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -21,30 +17,8 @@ from infra.kafka import consumer_config, topic_for
 from infra.partitioning import partition_for
 from infra.relay import Relay
 from infra.settings import Settings
+from tests.integration.workers import read_topic, running
 from tests.support import BOOKED_AT, book_and_scan, booking, wait_until
-
-
-@contextmanager
-def running(worker: Any) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
-def read_topic(settings: Settings, expected: int, timeout: float = 60) -> list[Any]:
-    consumer = Consumer(consumer_config(settings, "test-reader"))
-    consumer.subscribe([topic_for(settings, "shipments")])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while len(messages) < expected and time.monotonic() < deadline:
-        messages += [m for m in consumer.consume(500, 0.5) if m.error() is None]
-    consumer.close()
-    return messages
 
 
 def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Settings) -> None:

@@ -27,7 +27,7 @@ from projections.tracking_queries import (
     owned_shipment,
     owned_shipments,
 )
-from tests.integration.test_relay import read_topic, running
+from tests.integration.workers import read_topic, running
 from tests.support import BOOKED_AT, LATER, T0, booking, wait_until
 
 TRACKING = projection("tracking")

@@ -1,0 +1,37 @@
+"""Background workers for integration tests: a relay, runner or sender on a thread, and a
+plain reader of a topic."""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from infra.kafka import consumer_config, topic_for
+from infra.settings import Settings
+
+
+@contextmanager
+def running(worker: Any) -> Iterator[threading.Event]:
+    """Runs `worker.run(stop)` on a thread until the block ends; yields the stop event."""
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def read_topic(settings: Settings, expected: int, timeout: float = 60) -> list[Any]:
+    consumer = Consumer(consumer_config(settings, "test-reader"))
+    consumer.subscribe([topic_for(settings, "shipments")])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < expected and time.monotonic() < deadline:
+        messages += [m for m in consumer.consume(500, 0.5) if m.error() is None]
+    consumer.close()
+    return messages
