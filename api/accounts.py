@@ -20,7 +20,6 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from api.timing import at_least
 from infra.identity import NewAccount
-from infra.partitioning import token_for
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -52,7 +51,7 @@ async def register(body: RegistrationIn, container: ContainerDep) -> Accepted:
 def verify_email(body: LinkTokenIn, container: ContainerDep) -> Done:
     """Verify the e-mail address with the token from the registration e-mail."""
     written = container.identity.verify_email(body.token, datetime.now(UTC))
-    token = token_for("accounts", written, container.settings.kafka_partitions)
+    token = container.consistency_token("accounts", written)
     return Done(status="verified", consistency_token=token)
 
 
@@ -91,5 +90,5 @@ def reset_password(body: PasswordResetConfirmIn, container: ContainerDep) -> Don
 def confirm_email_change(body: LinkTokenIn, container: ContainerDep) -> Done:
     """Confirm a new e-mail address with the token sent to it."""
     written = container.identity.confirm_email_change(body.token, datetime.now(UTC))
-    token = token_for("accounts", written, container.settings.kafka_partitions)
+    token = container.consistency_token("accounts", written)
     return Done(status="email_changed", consistency_token=token)

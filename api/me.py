@@ -13,7 +13,6 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from api.timing import client_address
 from domain.errors import NotFound
-from infra.partitioning import token_for
 
 router = APIRouter(prefix="/v1", tags=["me"])
 
@@ -96,7 +95,7 @@ async def change_email(
     written = await run_in_threadpool(
         container.identity.request_email_change, account_id, body.new_email, now
     )
-    token = token_for("accounts", written, container.settings.kafka_partitions)
+    token = container.consistency_token("accounts", written)
     return Done(status="confirmation_sent", consistency_token=token)
 
 

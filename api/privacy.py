@@ -11,7 +11,6 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from domain.errors import NotFound
 from domain.privacy import MAX_TEXT_CHARS
-from infra.partitioning import token_for
 from projections.accounts_queries import current_policy, positions
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
@@ -60,5 +59,5 @@ def privacy_policy(container: ContainerDep, consistency_token: Token = None) -> 
 def publish_privacy_policy(body: PolicyTextIn, container: ContainerDep) -> Published:
     """Publish a new version of the privacy policy (admins only); its history is kept."""
     written = container.accounts.publish_policy(body.text, datetime.now(UTC))
-    token = token_for("accounts", written, container.settings.kafka_partitions)
+    token = container.consistency_token("accounts", written)
     return Published(consistency_token=token)

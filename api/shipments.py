@@ -18,10 +18,8 @@ from api.shipment_models import (
     ScanOut,
     ScanRecordedOut,
 )
-from commands.writes import Written
 from domain import waybill
 from domain.shipments import Scan
-from infra.partitioning import token_for
 
 router = APIRouter(prefix="/v1", tags=["shipments"])
 IdempotencyKey = Annotated[
@@ -57,7 +55,9 @@ def book_shipment(
         shipper_account=shipper,
         receiver_account=identity.account_for_email(booking.receiver.email),
     )
-    return BookingOut(awb=booked.awb, consistency_token=_token(container, booked.written))
+    return BookingOut(
+        awb=booked.awb, consistency_token=container.consistency_token("shipments", booked.written)
+    )
 
 
 @router.post(
@@ -79,7 +79,9 @@ def record_scan(
     )
     if not outcome.recorded:
         response.status_code = 200
-    return ScanRecordedOut(**vars(outcome), consistency_token=_token(container, written))
+    return ScanRecordedOut(
+        **vars(outcome), consistency_token=container.consistency_token("shipments", written)
+    )
 
 
 @router.post(
@@ -97,7 +99,7 @@ def record_scans(
     outcomes, written = container.shipments.record_scans(scans, datetime.now(UTC))
     return ScanBatchOut(
         scans=[ScanOut(**vars(o)) for o in outcomes],
-        consistency_token=_token(container, written),
+        consistency_token=container.consistency_token("shipments", written),
     )
 
 
@@ -113,7 +115,3 @@ def _scan(body: ScanIn, actor: str) -> Scan:
         latitude=body.latitude,
         longitude=body.longitude,
     )
-
-
-def _token(container: ContainerDep, written: Written) -> str:
-    return token_for("shipments", written, container.settings.kafka_partitions)

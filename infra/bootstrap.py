@@ -10,11 +10,13 @@ from psycopg_pool import ConnectionPool
 
 from commands.accounts import Accounts
 from commands.shipments import Shipments
+from commands.writes import Written
 from consumers import generations
 from consumers.registry import PROJECTIONS
 from infra.crypto import Keyring
 from infra.db import eventsourcing_env, make_pool, migration_lock
 from infra.identity import Identity
+from infra.partitioning import token_for
 from infra.passwords import Passwords
 from infra.schema import create_tables
 from infra.settings import Settings
@@ -63,6 +65,10 @@ class Container:
     @property
     def applications(self) -> list[Application[UUID]]:
         return self.apps.all
+
+    def consistency_token(self, context: str, written: Written) -> str:
+        """The token a client sends back to read its own write from `context`'s models."""
+        return token_for(context, written, self.settings.kafka_partitions)
 
     def close(self) -> None:
         self.pool.close()
