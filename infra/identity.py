@@ -8,9 +8,10 @@ or e-mail without storing either in clear.
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from psycopg import errors
+from psycopg import Connection, errors
 from psycopg_pool import ConnectionPool
 
 from commands.accounts import Accounts
@@ -69,7 +70,7 @@ class Identity:
         check_password(new.password, user_id=user_id, email=new.email)
         password_hash = self.passwords.hash(new.password)
         account_id = self._claim_user_id(
-            user_id, role, password_hash, active=active, must_change=must_change_password
+            user_id, role, password_hash, now, active=active, must_change=must_change_password
         )
         if account_id is None:
             return None
@@ -96,32 +97,59 @@ class Identity:
         return account_id
 
     def _claim_user_id(
-        self, user_id: str, role: Role, password_hash: str, *, active: bool, must_change: bool
+        self,
+        user_id: str,
+        role: Role,
+        password_hash: str,
+        now: datetime,
+        *,
+        active: bool,
+        must_change: bool,
     ) -> UUID | None:
         account_id, key = uuid4(), self.user_key(user_id)
         status = credentials.ACTIVE if active else credentials.PENDING
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                """INSERT INTO credentials (account_id, user_key, role, status, password_hash,
+        claim = """INSERT INTO credentials (account_id, user_key, role, status, password_hash,
                        must_change_password)
                    VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_key) DO NOTHING
-                   RETURNING account_id""",
-                (account_id, key, role.value, status, password_hash, must_change),
-            ).fetchone()
-            if row is not None:
+                   RETURNING account_id"""
+        values = (account_id, key, role.value, status, password_hash, must_change)
+        with self.pool.connection() as conn:
+            if conn.execute(claim, values).fetchone() is not None:
                 return account_id
             existing = credentials.by_user_key(conn, key)
-            if existing is None or self.accounts.exists(existing.account_id):
+            if existing is None:
                 return None
-            # A registration that crashed between its two writes left a claim with no
-            # account behind it: the user id is free again.
-            conn.execute(
-                """UPDATE credentials SET account_id = %s, role = %s, status = %s,
-                       password_hash = %s, created_at = now()
-                   WHERE user_key = %s AND account_id = %s""",
-                (account_id, role.value, status, password_hash, key, existing.account_id),
-            )
-        return account_id
+            if not self.accounts.exists(existing.account_id):
+                # A registration that crashed between its two writes left a claim with no
+                # account behind it: the user id is free again.
+                conn.execute(
+                    """UPDATE credentials SET account_id = %s, role = %s, status = %s,
+                           password_hash = %s, created_at = now()
+                       WHERE user_key = %s AND account_id = %s""",
+                    (account_id, role.value, status, password_hash, key, existing.account_id),
+                )
+                return account_id
+            if not self._release_unverified(conn, existing.account_id, now):
+                return None
+            return account_id if conn.execute(claim, values).fetchone() is not None else None
+
+    def _release_unverified(self, conn: Connection[Any], account_id: UUID, now: datetime) -> bool:
+        """Erase a registration whose verification link has expired unused, so nobody can
+        hold a user id with an address they do not control. True if this call released it."""
+        expired_before = now - tokens.LIFETIMES[tokens.Purpose.VERIFY_EMAIL]
+        with conn.transaction():
+            released = conn.execute(
+                """DELETE FROM credentials
+                   WHERE account_id = %s AND status = %s AND created_at < %s
+                   RETURNING account_id""",
+                (account_id, credentials.PENDING, expired_before),
+            ).fetchone()
+            if released is None:
+                return False
+            self.keyring.destroy(account_id, conn)
+        self.accounts.erase(account_id, now)
+        log.info("an unverified registration expired and was erased")
+        return True
 
     def verify_email(self, token: str, now: datetime) -> Written:
         with self.pool.connection() as conn:

@@ -7,8 +7,10 @@ with a real SMTP server, read them from the e-mails)."""
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +21,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from infra import tokens
 from infra.bootstrap import Container, bootstrap
+from infra.identity import NewAccount
 from infra.settings import Settings
 
 
@@ -112,6 +115,71 @@ def test_registering_a_taken_user_id_answers_exactly_like_a_new_one(api: Api) ->
     assert sign_in(api, body["user_id"], body["password"]).json()["error"]["code"] == (
         "email_not_verified"
     ), "the first registrant keeps the user id"
+
+
+def _age_registration(api: Api, user_id: str, hours: int) -> None:
+    with api.container.pool.connection() as conn:
+        conn.execute(
+            "UPDATE credentials SET created_at = now() - make_interval(hours => %s) "
+            "WHERE account_id = %s",
+            (hours, api.account_id(user_id)),
+        )
+
+
+def test_an_unverified_registration_gives_its_user_id_up_once_its_link_has_expired(
+    api: Api,
+) -> None:
+    squatter = registration(email="not-mine@example.id", password="kopi tubruk panas 19")
+    assert api.client.post("/v1/accounts", json=squatter).status_code == 202
+    stale_id = api.account_id(squatter["user_id"])
+    stale_link = api.link(squatter["user_id"], tokens.Purpose.VERIFY_EMAIL)
+    sealed_email = api.container.accounts.account(stale_id).email
+    _age_registration(api, squatter["user_id"], hours=25)
+
+    owner = verified(api, user_id=squatter["user_id"])
+
+    assert api.account_id(owner["user_id"]) != stale_id
+    assert api.container.accounts.account(stale_id).erased_at is not None
+    assert api.container.keyring.unseal(sealed_email) is None, "its key is destroyed"
+    used = api.client.post("/v1/accounts/verify-email", json={"token": stale_link})
+    assert used.status_code == 422, "the stale link died with its registration"
+    assert sign_in(api, owner["user_id"], squatter["password"]).status_code == 401
+    bearer(sign_in(api, owner["user_id"], owner["password"]))
+
+
+def test_a_verified_account_keeps_its_user_id_however_old(api: Api) -> None:
+    owner = verified(api)
+    _age_registration(api, owner["user_id"], hours=24 * 400)
+    taken = registration(user_id=owner["user_id"], email="other@example.id")
+    assert api.client.post("/v1/accounts", json=taken).status_code == 202
+    bearer(sign_in(api, owner["user_id"], owner["password"]))
+
+
+def test_an_expired_registration_is_released_to_one_of_many_racing_registrants(
+    api: Api,
+) -> None:
+    stale = registration()
+    assert api.client.post("/v1/accounts", json=stale).status_code == 202
+    stale_id = api.account_id(stale["user_id"])
+    _age_registration(api, stale["user_id"], hours=25)
+    identity, now = api.container.identity, datetime.now(UTC)
+    racers = [
+        NewAccount(stale["user_id"], f"racer{n}@example.id", stale["password"], "Racer", None)
+        for n in range(6)
+    ]
+    with ThreadPoolExecutor(len(racers)) as pool:
+        claimed = list(pool.map(lambda new: identity.register(new, now), racers))
+
+    winners = [account_id for account_id in claimed if account_id is not None]
+    assert len(winners) == 1, claimed
+    assert api.account_id(stale["user_id"]) == winners[0]
+    with api.container.pool.connection() as conn:
+        topics = conn.execute(
+            "SELECT topic FROM accounts.accounts_events WHERE originator_id = %s "
+            "ORDER BY originator_version",
+            (stale_id,),
+        ).fetchall()
+    assert [topic.rsplit(".", 1)[-1] for (topic,) in topics] == ["Registered", "Erased"]
 
 
 @pytest.mark.parametrize(
