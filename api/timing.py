@@ -22,5 +22,5 @@ async def at_least(seconds: float) -> AsyncIterator[None]:
 
 
 def client_address(request: Request) -> str:
-    """The peer address (behind a proxy, run uvicorn with --forwarded-allow-ips)."""
+    """The peer address, or the client a trusted proxy names (JALUR_FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"

@@ -48,7 +48,14 @@ def api() -> None:
     cert, key = settings.tls_cert, settings.tls_key
     if cert is None or key is None:
         cert, key = ensure_certificate(settings.state_dir)
-    serve_https("api.app:create_app", settings.api_host, settings.api_port, cert, key)
+    serve_https(
+        "api.app:create_app",
+        settings.api_host,
+        settings.api_port,
+        cert,
+        key,
+        trusted_proxies=settings.trusted_proxies,
+    )
 
 
 @cli.command()

@@ -1,9 +1,10 @@
 """All configuration, read from JALUR_* environment variables (see README)."""
 
 import base64
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MASTER_KEY_BYTES = 32
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8443, ge=0, le=65535)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of the reverse proxies whose "
+        "X-Forwarded-For names the client (for login throttling); empty trusts none.",
+    )
     consistency_wait_max_s: float = Field(default=5.0, ge=0, le=30)
     consistency_max_waiters: int = Field(
         default=16, ge=1, description="Reads that may wait for a token at once; more get 503."
@@ -64,7 +70,7 @@ class Settings(BaseSettings):
     )
     mail_from: str = "Jalur <no-reply@jalur.invalid>"
     # OWASP's recommended argon2id (m=19 MiB, t=2, p=1), also the floor settings allow:
-    # about 50 ms a hash on 2 cores here. Raise them and hashes upgrade at the next login.
+    # about 33 ms a hash on 2 cores here. Raise them and hashes upgrade at the next login.
     argon2_time_cost: int = Field(default=2, ge=2)
     argon2_memory_kib: int = Field(default=19456, ge=19456)
     argon2_parallelism: int = Field(default=1, ge=1)
@@ -77,6 +83,17 @@ class Settings(BaseSettings):
         description="Login, registration and password-reset answers take at least this long, "
         "so their timing does not tell whether an account exists.",
     )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for entry in _entries(value):
+            ipaddress.ip_network(entry, strict=False)  # a ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return _entries(self.forwarded_allow_ips)
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -114,3 +131,7 @@ class Settings(BaseSettings):
                 "JALUR_KAFKA_BOOTSTRAP is not set (or run `jalur up` for the embedded one)."
             )
         return self.kafka_bootstrap
+
+
+def _entries(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]

@@ -137,9 +137,17 @@ def _load_ffdhe2048(ctx: ssl.SSLContext) -> None:
 
 
 def serve_https(
-    app: str, host: str, port: int, cert: Path, key: Path, log_level: str = "info"
+    app: str,
+    host: str,
+    port: int,
+    cert: Path,
+    key: Path,
+    *,
+    trusted_proxies: list[str],
+    log_level: str = "info",
 ) -> None:
-    """Serve the ASGI app factory `app` ("module:factory") over HTTPS until stopped."""
+    """Serve the ASGI app factory `app` ("module:factory") over HTTPS until stopped. The
+    client address comes from X-Forwarded-For only when the peer is a trusted proxy."""
     context = server_ssl_context(cert, key)
     config = uvicorn.Config(
         app,
@@ -150,5 +158,7 @@ def serve_https(
         log_level=log_level.lower(),
         access_log=False,  # query strings can hold personal data; the API logs requests itself
         server_header=False,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies,
     )
     uvicorn.Server(config).run()

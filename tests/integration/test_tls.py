@@ -1,19 +1,21 @@
 """The API's TLS front door and the embedded services `jalur up` starts."""
 
 import http.client
+import json
 import socket
 import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from infra.tls import MOZILLA_INTERMEDIATE_CIPHERS, ensure_certificate
@@ -28,6 +30,10 @@ def make_app() -> FastAPI:
     def hello() -> dict[str, bool]:
         return {"ok": True}
 
+    @app.get("/client")
+    def client(request: Request) -> dict[str, str | None]:
+        return {"host": request.client.host if request.client else None}
+
     return app
 
 
@@ -37,17 +43,19 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cert
 
 
-@pytest.fixture(scope="module")
-def https_port(cert: Path) -> Iterator[int]:
+@contextmanager
+def serving(cert: Path, trusted_proxies: str = "") -> Iterator[int]:
+    """The test app over HTTPS in its own process; yields its port."""
     port = free_port()
     code = (
         "import sys; from pathlib import Path; from infra.tls import serve_https; "
         "serve_https('tests.integration.test_tls:make_app', '127.0.0.1', int(sys.argv[1]), "
-        "Path(sys.argv[2]), Path(sys.argv[3]), 'warning')"
+        "Path(sys.argv[2]), Path(sys.argv[3]), "
+        "trusted_proxies=[p for p in sys.argv[4].split(',') if p], log_level='warning')"
     )
     key = cert.with_name("key.pem")
     server = subprocess.Popen(
-        [sys.executable, "-c", code, str(port), str(cert), str(key)], cwd=ROOT
+        [sys.executable, "-c", code, str(port), str(cert), str(key), trusted_proxies], cwd=ROOT
     )
     try:
         _wait_listening(port, server)
@@ -55,6 +63,12 @@ def https_port(cert: Path) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def https_port(cert: Path) -> Iterator[int]:
+    with serving(cert) as port:
+        yield port
 
 
 def _wait_listening(port: int, server: subprocess.Popen[bytes]) -> None:
@@ -138,6 +152,25 @@ def test_dhe_only_client_is_served(cert: Path, https_port: int) -> None:
     ctx.set_ciphers("DHE-RSA-AES128-GCM-SHA256")
     cipher, _version = handshake(https_port, ctx)
     assert cipher == "DHE-RSA-AES128-GCM-SHA256"
+
+
+def client_seen(cert: Path, port: int, forwarded_for: str) -> str:
+    ctx = client_context(cert, ssl.TLSVersion.TLSv1_3)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+    conn.request("GET", "/client", headers={"X-Forwarded-For": forwarded_for})
+    host = json.loads(conn.getresponse().read())["host"]
+    conn.close()
+    return str(host)
+
+
+def test_a_forwarded_client_address_is_ignored_unless_the_proxy_is_trusted(
+    cert: Path, https_port: int
+) -> None:
+    assert client_seen(cert, https_port, "203.0.113.7") == "127.0.0.1"
+    with serving(cert, trusted_proxies="10.0.0.0/8") as port:
+        assert client_seen(cert, port, "203.0.113.7") == "127.0.0.1"
+    with serving(cert, trusted_proxies="10.0.0.0/8,127.0.0.1") as port:
+        assert client_seen(cert, port, "203.0.113.7") == "203.0.113.7"
 
 
 def test_certificate_is_reused_and_its_key_is_private(tmp_path: Path) -> None:
