@@ -7,7 +7,7 @@ or e-mail without storing either in clear.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -24,6 +24,10 @@ from infra.crypto import Keyring
 from infra.passwords import Passwords
 
 log = logging.getLogger("jalur.identity")
+
+# How long a user id claim may stand without an account behind it before it counts as a
+# crashed registration (a live one records its account within milliseconds).
+CLAIM_GRACE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -117,38 +121,43 @@ class Identity:
             if conn.execute(claim, values).fetchone() is not None:
                 return account_id
             existing = credentials.by_user_key(conn, key)
-            if existing is None:
-                return None
-            if not self.accounts.exists(existing.account_id):
-                # A registration that crashed between its two writes left a claim with no
-                # account behind it: the user id is free again.
-                conn.execute(
-                    """UPDATE credentials SET account_id = %s, role = %s, status = %s,
-                           password_hash = %s, created_at = now()
-                       WHERE user_key = %s AND account_id = %s""",
-                    (account_id, role.value, status, password_hash, key, existing.account_id),
-                )
-                return account_id
-            if not self._release_unverified(conn, existing.account_id, now):
+            if existing is None or not self._release_abandoned(conn, existing, now):
                 return None
             return account_id if conn.execute(claim, values).fetchone() is not None else None
 
-    def _release_unverified(self, conn: Connection[Any], account_id: UUID, now: datetime) -> bool:
-        """Erase a registration whose verification link has expired unused, so nobody can
-        hold a user id with an address they do not control. True if this call released it."""
-        expired_before = now - tokens.LIFETIMES[tokens.Purpose.VERIFY_EMAIL]
+    def _release_abandoned(
+        self, conn: Connection[Any], existing: credentials.Credential, now: datetime
+    ) -> bool:
+        """Free a user id held by a registration nobody will finish, so nobody can squat it:
+        one that crashed between its two writes (no account behind the claim), or an
+        unverified one whose verification link has expired. True if this call released it
+        (of racing registrants, one wins)."""
+        registered = self.accounts.exists(existing.account_id)
+        held_for = tokens.LIFETIMES[tokens.Purpose.VERIFY_EMAIL] if registered else CLAIM_GRACE
         with conn.transaction():
             released = conn.execute(
-                """DELETE FROM credentials
-                   WHERE account_id = %s AND status = %s AND created_at < %s
-                   RETURNING account_id""",
-                (account_id, credentials.PENDING, expired_before),
+                """DELETE FROM credentials c
+                   WHERE c.account_id = %(account)s AND c.created_at < now() - %(held_for)s
+                     AND (NOT %(registered)s OR (c.status = %(pending)s AND NOT EXISTS (
+                         SELECT 1 FROM one_time_tokens t
+                         WHERE t.account_id = c.account_id AND t.purpose = %(verify)s
+                           AND t.expires_at > now())))
+                   RETURNING c.account_id""",
+                {
+                    "account": existing.account_id,
+                    "held_for": held_for,
+                    "registered": registered,
+                    "pending": credentials.PENDING,
+                    "verify": tokens.Purpose.VERIFY_EMAIL.value,
+                },
             ).fetchone()
             if released is None:
                 return False
-            self.keyring.destroy(account_id, conn)
-        self.accounts.erase(account_id, now)
-        log.info("an unverified registration expired and was erased")
+            # A registration still running past its grace can no longer seal under this id.
+            self.keyring.destroy(existing.account_id, conn)
+        if registered:
+            self.accounts.erase(existing.account_id, now)
+            log.info("an unverified registration expired and was erased")
         return True
 
     def verify_email(self, token: str, now: datetime) -> Written:

@@ -36,7 +36,9 @@ def test_erasure_shreds_personal_data_everywhere_and_keeps_the_totals(
     with system.client() as client:
         auditor = staff(client, system.database_url, system.state_dir, "auditor").headers
         awb, token = _send_and_deliver(client, system, customer)
-        own = client.get(f"/v1/me/shipments/{awb}", headers=customer.headers)
+        own = client.get(
+            f"/v1/me/shipments/{awb}", params={"consistency_token": token}, headers=customer.headers
+        )
         assert own.status_code == 200, own.text
         assert own.json()["shipper"]["name"] == "Citra Paramitha"
         assert client.get("/v1/me/export", headers=customer.headers).status_code == 200

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -118,11 +118,17 @@ def test_registering_a_taken_user_id_answers_exactly_like_a_new_one(api: Api) ->
 
 
 def _age_registration(api: Api, user_id: str, hours: int) -> None:
+    """Move the registration and its links `hours` into the past."""
+    account_id, age = api.account_id(user_id), timedelta(hours=hours)
     with api.container.pool.connection() as conn:
         conn.execute(
-            "UPDATE credentials SET created_at = now() - make_interval(hours => %s) "
+            "UPDATE credentials SET created_at = created_at - %s WHERE account_id = %s",
+            (age, account_id),
+        )
+        conn.execute(
+            "UPDATE one_time_tokens SET created_at = created_at - %s, expires_at = expires_at - %s "
             "WHERE account_id = %s",
-            (hours, api.account_id(user_id)),
+            (age, age, account_id),
         )
 
 
@@ -147,6 +153,41 @@ def test_an_unverified_registration_gives_its_user_id_up_once_its_link_has_expir
     bearer(sign_in(api, owner["user_id"], owner["password"]))
 
 
+def test_a_registration_keeps_its_user_id_while_a_link_to_verify_it_lives(api: Api) -> None:
+    slow = registration()
+    assert api.client.post("/v1/accounts", json=slow).status_code == 202
+    _age_registration(api, slow["user_id"], hours=25)
+    link = api.link(slow["user_id"], tokens.Purpose.VERIFY_EMAIL)  # the mail went out late
+    taken = registration(user_id=slow["user_id"], email="other@example.id")
+    assert api.client.post("/v1/accounts", json=taken).status_code == 202
+    assert api.client.post("/v1/accounts/verify-email", json={"token": link}).status_code == 200
+    bearer(sign_in(api, slow["user_id"], slow["password"]))
+
+
+def _claim_without_account(api: Api, user_id: str, minutes_ago: int) -> None:
+    """What a registration that crashed between its two writes leaves: a claim, no account."""
+    with api.container.pool.connection() as conn:
+        conn.execute(
+            """INSERT INTO credentials (account_id, user_key, role, status, password_hash,
+                   created_at)
+               VALUES (%s, %s, 'customer', 'pending', 'x', now() - make_interval(mins => %s))""",
+            (uuid4(), api.container.identity.user_key(user_id), minutes_ago),
+        )
+
+
+def test_a_crashed_registrations_claim_is_freed_after_its_grace_not_before(api: Api) -> None:
+    in_flight, crashed = registration(), registration()
+    _claim_without_account(api, in_flight["user_id"], minutes_ago=1)
+    _claim_without_account(api, crashed["user_id"], minutes_ago=10)
+    for body in (in_flight, crashed):
+        assert api.client.post("/v1/accounts", json=body).status_code == 202
+    token = api.link(crashed["user_id"], tokens.Purpose.VERIFY_EMAIL)
+    assert api.client.post("/v1/accounts/verify-email", json={"token": token}).status_code == 200
+    bearer(sign_in(api, crashed["user_id"], crashed["password"]))
+    kept = sign_in(api, in_flight["user_id"], in_flight["password"])
+    assert kept.status_code == 401, "a claim still within its grace was not taken over"
+
+
 def test_a_verified_account_keeps_its_user_id_however_old(api: Api) -> None:
     owner = verified(api)
     _age_registration(api, owner["user_id"], hours=24 * 400)
@@ -155,31 +196,36 @@ def test_a_verified_account_keeps_its_user_id_however_old(api: Api) -> None:
     bearer(sign_in(api, owner["user_id"], owner["password"]))
 
 
-def test_an_expired_registration_is_released_to_one_of_many_racing_registrants(
-    api: Api,
-) -> None:
-    stale = registration()
-    assert api.client.post("/v1/accounts", json=stale).status_code == 202
-    stale_id = api.account_id(stale["user_id"])
-    _age_registration(api, stale["user_id"], hours=25)
+@pytest.mark.parametrize("held_by", ["nobody", "an expired registration"])
+def test_of_many_racing_registrants_exactly_one_gets_the_user_id(api: Api, held_by: str) -> None:
+    user_id, erased = f"racer-{uuid4().hex[:8]}", []
+    if held_by == "an expired registration":
+        stale = registration(user_id)
+        assert api.client.post("/v1/accounts", json=stale).status_code == 202
+        erased.append(api.account_id(user_id))
+        _age_registration(api, user_id, hours=25)
     identity, now = api.container.identity, datetime.now(UTC)
     racers = [
-        NewAccount(stale["user_id"], f"racer{n}@example.id", stale["password"], "Racer", None)
-        for n in range(6)
+        NewAccount(user_id, f"racer{n}@example.id", "nasi goreng kambing 77", "Racer", None)
+        for n in range(10)
     ]
     with ThreadPoolExecutor(len(racers)) as pool:
         claimed = list(pool.map(lambda new: identity.register(new, now), racers))
 
     winners = [account_id for account_id in claimed if account_id is not None]
     assert len(winners) == 1, claimed
-    assert api.account_id(stale["user_id"]) == winners[0]
+    assert api.account_id(user_id) == winners[0]
     with api.container.pool.connection() as conn:
         topics = conn.execute(
-            "SELECT topic FROM accounts.accounts_events WHERE originator_id = %s "
-            "ORDER BY originator_version",
-            (stale_id,),
+            "SELECT originator_id, topic FROM accounts.accounts_events "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+            (erased + winners,),
         ).fetchall()
-    assert [topic.rsplit(".", 1)[-1] for (topic,) in topics] == ["Registered", "Erased"]
+    kinds = [(account_id, topic.rsplit(".", 1)[-1]) for account_id, topic in topics]
+    expected = [(winners[0], "Registered")] + [
+        (account_id, kind) for account_id in erased for kind in ("Registered", "Erased")
+    ]
+    assert sorted(kinds) == sorted(expected)
 
 
 @pytest.mark.parametrize(
