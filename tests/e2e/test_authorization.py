@@ -29,6 +29,12 @@ def cast(system: System) -> dict[str, Any]:
         shipment["shipper"] |= {"name": "Ayu Wijaya Kusuma", "email": first.email}
         booked = client.post("/v1/shipments", json=shipment, headers=first.headers)
         assert booked.status_code == 201, booked.text
+        projected = client.get(  # the matrix must meet the shipment, not a read model behind
+            f"/v1/me/shipments/{booked.json()['awb']}",
+            params={"consistency_token": booked.json()["consistency_token"]},
+            headers=first.headers,
+        )
+        assert projected.status_code == 200, projected.text
         people: dict[str, dict[str, str]] = {
             ANONYMOUS: {},
             DEVICE: {"X-API-Key": system.api_key},
