@@ -42,19 +42,23 @@ def book_shipment(
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
     """Book a shipment; returns its waybill number (AWB). A signed-in customer is the
-    shipper; a party whose e-mail is a customer's verified address is linked to them."""
-    booking = body.to_domain()
-    identity = container.identity
-    shipper = principal.account_id or identity.account_for_email(booking.shipper.email)
+    shipper; a party whose e-mail is a customer's verified address is linked to them, now or
+    when they verify it."""
+    booking, links, now = body.to_domain(), container.party_links, datetime.now(UTC)
+    accounts = {
+        "shipper": principal.account_id or links.account_for_email(booking.shipper.email),
+        "receiver": links.account_for_email(booking.receiver.email),
+    }
     booking_key = f"{principal.actor}:{idempotency_key}" if idempotency_key else None
     booked = container.shipments.book(
         booking,
         actor=principal.actor,
-        now=datetime.now(UTC),
+        now=now,
         booking_key=booking_key,
-        shipper_account=shipper,
-        receiver_account=identity.account_for_email(booking.receiver.email),
+        shipper_account=accounts["shipper"],
+        receiver_account=accounts["receiver"],
     )
+    links.wait_for_owners(booked.shipment_id, booking, accounts, now)
     return BookingOut(
         awb=booked.awb, consistency_token=container.consistency_token("shipments", booked.written)
     )

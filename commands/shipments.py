@@ -160,6 +160,16 @@ class Shipments(Application[UUID]):
 
         return retry_on_conflict(attempt)
 
+    def link_party(self, shipment_id: UUID, role: str, account: UUID) -> Written:
+        """Link a party to the customer who verified its e-mail; nothing if already linked."""
+
+        def attempt() -> Written:
+            shipment: Shipment = self.repository.get(shipment_id)
+            shipment.link_party(role, account)
+            return Written.of(self.save(shipment))
+
+        return retry_on_conflict(attempt)
+
     def record_scans(
         self, scans: Sequence[tuple[str, Scan]], now: datetime
     ) -> tuple[list[ScanOutcome], Written]:

@@ -29,6 +29,7 @@ PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
     PrivacyPolicy.Revised: ("PrivacyPolicyRevised", 1),  # type: ignore[attr-defined]
     Shipment.Booked: ("ShipmentBooked", 2),
     Shipment.ScanRecorded: ("ScanRecorded", 2),  # type: ignore[attr-defined]
+    Shipment.PartyLinked: ("ShipmentPartyLinked", 1),  # type: ignore[attr-defined]
     Waybill.Issued: ("WaybillIssued", 1),  # type: ignore[attr-defined]
 }
 

@@ -94,6 +94,21 @@ class Shipment(Aggregate):
     def receiver_subject(self) -> UUID:
         return data_subject(self.id, "receiver", self.receiver_account)
 
+    def link_party(self, role: str, account: UUID) -> bool:
+        """Link a party to the customer who verified its e-mail address after the booking;
+        False if the party is already linked (to them or to anyone else)."""
+        if role not in ROLES:
+            raise ValueError(f"unknown party role {role!r}")
+        if getattr(self, f"{role}_account") is not None:
+            return False
+        self._party_linked(role=role, account=account)
+        return True
+
+    @event("PartyLinked")
+    def _party_linked(self, role: str, account: UUID) -> None:
+        # Data the party's scans add from now on is sealed under the account's key.
+        setattr(self, f"{role}_account", account)
+
     def same_booking(self, booking: Booking, sealer: Sealer) -> bool:
         """Compared in plaintext: sealing is randomised, so equal bookings never seal alike."""
         return opened_facts(self.booking, sealer) == booking.facts()

@@ -17,6 +17,7 @@ from infra.crypto import Keyring
 from infra.db import eventsourcing_env, make_pool, migration_lock
 from infra.identity import Identity
 from infra.partitioning import token_for
+from infra.party_links import PartyLinks
 from infra.passwords import Passwords
 from infra.schema import create_tables
 from infra.settings import Settings
@@ -49,6 +50,10 @@ class Container:
     consistency_waiters: threading.BoundedSemaphore
     identity: Identity
     signin: SignIn
+
+    @property
+    def party_links(self) -> PartyLinks:
+        return self.identity.links
 
     @property
     def shipments(self) -> Shipments:
@@ -96,6 +101,7 @@ def bootstrap(settings: Settings) -> Container:
     apps = build_applications(settings)
     pool = make_pool(settings.require_database_url(), settings.db_pool_size, "jalur-api")
     waiters = threading.BoundedSemaphore(settings.consistency_max_waiters)
-    identity = Identity(apps.accounts, apps.keyring, pool, Passwords(settings))
+    links = PartyLinks(pool, apps.keyring, apps.shipments)
+    identity = Identity(apps.accounts, apps.keyring, pool, Passwords(settings), links)
     signin = SignIn(identity, LoginThrottle(pool), pool, settings)
     return Container(settings, apps, pool, waiters, identity, signin)

@@ -12,6 +12,9 @@ from uuid import UUID
 from psycopg import Connection
 from psycopg.rows import class_row
 
+from domain.accounts import normalise_email
+from infra.crypto import Keyring
+
 PENDING = "pending"  # registered, e-mail not yet verified
 ACTIVE = "active"
 
@@ -61,6 +64,11 @@ def by_account(conn: Connection[Any], account_id: UUID) -> Credential | None:
             f"SELECT {_COLUMNS} FROM credentials WHERE account_id = %s",  # noqa: S608
             (account_id,),
         ).fetchone()
+
+
+def email_key(keyring: Keyring, email: str) -> str:
+    """The blind index an e-mail address is found by."""
+    return keyring.blind("email", normalise_email(email))
 
 
 def account_for_email(conn: Connection[Any], email_key: str) -> UUID | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from infra.bootstrap import build_applications
 from infra.db import make_pool
 from infra.identity import Identity
+from infra.party_links import PartyLinks
 from infra.passwords import Passwords
 from infra.privacy_seed import default_policy_text, ensure_policy
 from infra.settings import MASTER_KEY_BYTES, Settings
@@ -36,7 +37,8 @@ def prepare(settings: Settings) -> str | None:
     pool = make_pool(settings.require_database_url(), 2, "jalur-first-start")
     try:
         ensure_policy(apps.accounts, default_policy_text(), now)
-        identity = Identity(apps.accounts, apps.keyring, pool, Passwords(settings))
+        links = PartyLinks(pool, apps.keyring, apps.shipments)
+        identity = Identity(apps.accounts, apps.keyring, pool, Passwords(settings), links)
         return ensure_first_admin(identity, now)
     finally:
         pool.close()

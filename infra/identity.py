@@ -21,6 +21,7 @@ from domain.errors import Conflict, NotFound, RuleViolation
 from domain.passwords import check_password
 from infra import credentials, tokens
 from infra.crypto import Keyring
+from infra.party_links import PartyLinks
 from infra.passwords import Passwords
 
 log = logging.getLogger("jalur.identity")
@@ -47,18 +48,24 @@ def invalid_link() -> RuleViolation:
 
 class Identity:
     def __init__(
-        self, accounts: Accounts, keyring: Keyring, pool: ConnectionPool, passwords: Passwords
+        self,
+        accounts: Accounts,
+        keyring: Keyring,
+        pool: ConnectionPool,
+        passwords: Passwords,
+        links: PartyLinks,
     ) -> None:
         self.accounts = accounts
         self.keyring = keyring
         self.pool = pool
         self.passwords = passwords
+        self.links = links
 
     def user_key(self, user_id: str) -> str:
         return self.keyring.blind("user", user_id)
 
     def email_key(self, email: str) -> str:
-        return self.keyring.blind("email", normalise_email(email))
+        return credentials.email_key(self.keyring, email)
 
     def register(
         self,
@@ -169,6 +176,7 @@ class Identity:
         email_key = self._verified_email_key(account.id, account.email)
         written = self.accounts.verify_email(account.id, now)
         self._set_email(account.id, email_key, activate=True)
+        self.links.link_waiting(account.id, email_key)
         return written
 
     def request_email_change(self, account_id: UUID, new_email: str, now: datetime) -> Written:
@@ -188,6 +196,7 @@ class Identity:
         email_key = self._verified_email_key(account.id, account.pending_change[1])
         written = self.accounts.confirm_email_change(account.id, change_id, now)
         self._set_email(account.id, email_key, activate=False)
+        self.links.link_waiting(account.id, email_key)
         return written
 
     def _verified_email_key(self, account_id: UUID, sealed_email: str | None) -> str:
@@ -214,13 +223,6 @@ class Identity:
             raise Conflict(
                 "This e-mail address belongs to another account.", code="email_in_use"
             ) from None
-
-    def account_for_email(self, email: str | None) -> UUID | None:
-        """The customer whose verified address this is (to link a shipment party)."""
-        if not email:
-            return None
-        with self.pool.connection() as conn:
-            return credentials.account_for_email(conn, self.email_key(email))
 
     def erase(self, account_id: UUID, now: datetime) -> Written:
         """Erasure: record it, destroy the key, forget every credential and session."""

@@ -4,7 +4,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from infra import credentials, crypto, db, sessions, throttle, tokens
+from infra import credentials, crypto, db, party_links, sessions, throttle, tokens
 
 DDL: tuple[str, ...] = (
     *db.INFRA_DDL,
@@ -13,6 +13,7 @@ DDL: tuple[str, ...] = (
     *tokens.DDL,
     *sessions.DDL,
     *throttle.DDL,
+    *party_links.DDL,
 )
 
 

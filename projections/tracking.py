@@ -10,7 +10,7 @@ runner's transaction, with the search_path set to the projection's current gener
 from datetime import datetime
 from typing import Any
 
-from psycopg import Cursor
+from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
 
 from domain.areas import city_of
@@ -79,6 +79,8 @@ def apply(event: PublicEvent, cur: Cursor[Any]) -> None:
         _booked(event, cur)
     elif event.type == "ScanRecorded":
         _scanned(event, cur)
+    elif event.type == "ShipmentPartyLinked":
+        _linked(event, cur)
 
 
 def _booked(event: PublicEvent, cur: Cursor[Any]) -> None:
@@ -111,6 +113,16 @@ def _booked(event: PublicEvent, cur: Cursor[Any]) -> None:
             BOOKED_STATUS,
             event.aggregate_version,
         ),
+    )
+
+
+def _linked(event: PublicEvent, cur: Cursor[Any]) -> None:
+    column = {"shipper": "shipper_account", "receiver": "receiver_account"}[event.data["role"]]
+    cur.execute(
+        sql.SQL(
+            "UPDATE shipments SET {} = %s, aggregate_version = %s WHERE shipment_id = %s"
+        ).format(sql.Identifier(column)),
+        (event.data["account"], event.aggregate_version, event.aggregate_id),
     )
 
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,10 +19,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from consumers.registry import projection
+from consumers.runner import ProjectionRunner
+from domain.booking import Booking
 from infra import tokens
 from infra.bootstrap import Container, bootstrap
 from infra.identity import NewAccount
+from infra.keys import create_key
+from infra.relay import Relay
 from infra.settings import Settings
+from tests.e2e.test_system import booking
+from tests.integration.workers import running
+from tests.support import booking as domain_booking
+from tests.support import wait_until
 
 
 @dataclass
@@ -366,6 +375,98 @@ def test_an_email_change_needs_the_password_and_waits_for_the_new_address(api: A
     assert confirmed.status_code == 200, confirmed.text
     me = api.client.get("/v1/me", headers=headers).json()
     assert (me["email"], me["pending_email"]) == (new_email, None)
+
+
+@pytest.fixture
+def counter(api: Api, settings: Settings) -> Iterator[dict[str, str]]:
+    """A counter device's key, with the shipments relay and tracking projection running."""
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        _key_id, secret = create_key(conn, "CGK10000", "counter")
+    runner = ProjectionRunner(projection("tracking"), settings)
+    with running(Relay(api.container.shipments, settings)), running(runner):
+        yield {"X-API-Key": secret}
+
+
+def _book_to(api: Api, counter: dict[str, str], **emails: str) -> str:
+    body = booking()
+    for role, email in emails.items():
+        body[role]["email"] = email
+    booked = api.client.post("/v1/shipments", json=body, headers=counter)
+    assert booked.status_code == 201, booked.text
+    return str(booked.json()["awb"])
+
+
+def booking_of_domain(receiver_email: str) -> Booking:
+    plain = domain_booking()
+    return replace(plain, receiver=replace(plain.receiver, email=receiver_email))
+
+
+def _my_shipments(api: Api, headers: dict[str, str]) -> dict[str, str]:
+    answer = api.client.get("/v1/me/shipments", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return {shipment["awb"]: shipment["role"] for shipment in answer.json()["shipments"]}
+
+
+def test_parcels_booked_to_an_address_reach_whoever_verifies_it_later(
+    api: Api, counter: dict[str, str]
+) -> None:
+    rina = registration(email=f"rina-{uuid4().hex[:6]}@example.id")
+    to_rina = _book_to(api, counter, receiver=rina["email"].upper())
+    from_rina = _book_to(api, counter, shipper=rina["email"])
+    assert api.client.post("/v1/accounts", json=rina).status_code == 202
+    unverified = api.link(rina["user_id"], tokens.Purpose.VERIFY_EMAIL)
+    mallory = verified(api)
+    mallory_headers = bearer(sign_in(api, mallory["user_id"], mallory["password"]))
+
+    verify = {"token": unverified}
+    assert api.client.post("/v1/accounts/verify-email", json=verify).status_code == 200
+    headers = bearer(sign_in(api, rina["user_id"], rina["password"]))
+    expected = {to_rina: "receiver", from_rina: "shipper"}
+    assert wait_until(lambda: _my_shipments(api, headers) == expected, timeout=60)
+    own = api.client.get(f"/v1/me/shipments/{to_rina}", headers=headers)
+    assert own.json()["receiver"]["name"] == "Agus Salim", "in full, to its owner"
+    assert _my_shipments(api, mallory_headers) == {}
+    other = api.client.get(f"/v1/me/shipments/{to_rina}", headers=mallory_headers)
+    assert other.status_code == 404
+    with api.container.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM waiting_parties").fetchone() == (0,)
+
+
+def test_a_booking_that_missed_a_verification_by_a_moment_still_links_it(api: Api) -> None:
+    siti = verified(api)
+    plain = booking_of_domain(receiver_email=siti["email"])
+    now = datetime.now(UTC)
+    booked = api.container.shipments.book(plain, actor="counter", now=now)  # looked up: nobody
+    unlinked: dict[str, UUID | None] = {"shipper": None, "receiver": None}
+
+    api.container.party_links.wait_for_owners(booked.shipment_id, plain, unlinked, now)
+
+    shipment = api.container.shipments.shipment(booked.awb)
+    assert shipment.receiver_account == api.account_id(siti["user_id"])
+
+
+def test_a_confirmed_new_address_brings_its_waiting_parcels_along(
+    api: Api, counter: dict[str, str]
+) -> None:
+    body = verified(api)
+    headers = bearer(sign_in(api, body["user_id"], body["password"]))
+    new_email = f"new-{uuid4().hex[:6]}@example.id"
+    awb = _book_to(api, counter, receiver=new_email)
+    asked = api.client.post(
+        "/v1/me/email",
+        json={"current_password": body["password"], "new_email": new_email},
+        headers=headers,
+    )
+    assert asked.status_code == 202
+    assert not wait_until(lambda: _my_shipments(api, headers) != {}, timeout=2), (
+        "an address merely asked for links nothing"
+    )
+    account = api.container.accounts.account(api.account_id(body["user_id"]))
+    assert account.pending_change is not None
+    change_id = str(account.pending_change[0])
+    token = api.link(body["user_id"], tokens.Purpose.CONFIRM_EMAIL_CHANGE, change_id)
+    assert api.client.post("/v1/email-changes/confirm", json={"token": token}).status_code == 200
+    assert wait_until(lambda: _my_shipments(api, headers) == {awb: "receiver"}, timeout=60)
 
 
 def test_erasure_needs_the_password_and_leaves_nothing_readable(api: Api) -> None:

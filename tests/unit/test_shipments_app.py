@@ -1,6 +1,7 @@
 """Booking (idempotency, AWB collisions) and look-ups through the Shipments application."""
 
 from collections.abc import Callable, Iterator
+from uuid import uuid4
 
 import pytest
 
@@ -117,3 +118,30 @@ def test_look_up_of_an_awb_typed_in_non_ascii_digits_is_rejected_as_invalid(
     full_width = "JL" + "".join(chr(ord(d) - ord("0") + 0xFF10) for d in waybill_for(42)[2:])
 
     assert error_code(lambda: app.shipment(full_width)) == "invalid_awb"
+
+
+def test_a_party_is_linked_once_to_the_customer_who_verifies_its_address(
+    app: Shipments,
+) -> None:
+    booked = app.book(a_booking(), actor="seller-1", now=NOW)
+    customer, someone_else = uuid4(), uuid4()
+
+    app.link_party(booked.shipment_id, "receiver", customer)
+    app.link_party(booked.shipment_id, "receiver", customer)
+    app.link_party(booked.shipment_id, "receiver", someone_else)
+
+    linked = [e for e in stored_events(app) if e.type == "ShipmentPartyLinked"]
+    assert [(e.schema_version, e.data) for e in linked] == [
+        (1, {"role": "receiver", "account": str(customer)})
+    ]
+    shipment = app.shipment(booked.awb)
+    assert (shipment.shipper_account, shipment.receiver_account) == (None, customer)
+    assert shipment.receiver_subject == customer, "what scans add is sealed under their key"
+
+
+def test_a_party_booked_under_an_account_is_not_relinked(app: Shipments) -> None:
+    owner = uuid4()
+    booked = app.book(a_booking(), actor="seller-1", now=NOW, shipper_account=owner)
+    app.link_party(booked.shipment_id, "shipper", uuid4())
+    assert app.shipment(booked.awb).shipper_account == owner
+    assert "ShipmentPartyLinked" not in [e.type for e in stored_events(app)]

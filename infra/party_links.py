@@ -1,0 +1,77 @@
+"""Shipment parties waiting for their customer: a parcel booked to an e-mail address that
+no account has verified yet is linked to the account that verifies it later.
+
+Only blind indexes of the addresses are kept here, and each row goes once it is linked.
+Both sides check after they write (the booking for a verified account, the verification
+for waiting parties), so a booking and a verification that race still meet.
+"""
+
+from datetime import datetime
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from commands.shipments import Shipments
+from domain.booking import ROLES, Booking
+from infra import credentials
+from infra.crypto import Keyring
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS waiting_parties (
+        email_key text NOT NULL,
+        shipment_id uuid NOT NULL,
+        role text NOT NULL,
+        booked_at timestamptz NOT NULL,
+        PRIMARY KEY (email_key, shipment_id, role)
+    )""",
+)
+
+
+class PartyLinks:
+    def __init__(self, pool: ConnectionPool, keyring: Keyring, shipments: Shipments) -> None:
+        self.pool = pool
+        self.keyring = keyring
+        self.shipments = shipments
+
+    def account_for_email(self, email: str | None) -> UUID | None:
+        """The customer whose verified address this is."""
+        if not email:
+            return None
+        with self.pool.connection() as conn:
+            return credentials.account_for_email(conn, credentials.email_key(self.keyring, email))
+
+    def wait_for_owners(
+        self, shipment_id: UUID, booking: Booking, linked: dict[str, UUID | None], now: datetime
+    ) -> None:
+        """Remember the booked parties with an e-mail and no account (`linked` by role)."""
+        for role in ROLES:
+            email = getattr(booking, role).email
+            if email is None or linked[role] is not None:
+                continue
+            email_key = credentials.email_key(self.keyring, email)
+            with self.pool.connection() as conn:
+                conn.execute(
+                    """INSERT INTO waiting_parties (email_key, shipment_id, role, booked_at)
+                       VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                    (email_key, shipment_id, role, now),
+                )
+                owner = credentials.account_for_email(conn, email_key)
+            if owner is not None:  # verified while this booking was being written
+                self.link_waiting(owner, email_key)
+
+    def link_waiting(self, account_id: UUID, email_key: str) -> int:
+        """Link every party waiting for this verified address to the account; how many."""
+        with self.pool.connection() as conn:
+            waiting = conn.execute(
+                "SELECT shipment_id, role FROM waiting_parties WHERE email_key = %s",
+                (email_key,),
+            ).fetchall()
+        for shipment_id, role in waiting:
+            self.shipments.link_party(shipment_id, role, account_id)
+            with self.pool.connection() as conn:
+                conn.execute(
+                    """DELETE FROM waiting_parties
+                       WHERE email_key = %s AND shipment_id = %s AND role = %s""",
+                    (email_key, shipment_id, role),
+                )
+        return len(waiting)
