@@ -44,18 +44,22 @@ class PartyLinks:
         self, shipment_id: UUID, booking: Booking, linked: dict[str, UUID | None], now: datetime
     ) -> None:
         """Remember the booked parties with an e-mail and no account (`linked` by role)."""
-        for role in ROLES:
-            email = getattr(booking, role).email
-            if email is None or linked[role] is not None:
-                continue
-            email_key = credentials.email_key(self.keyring, email)
-            with self.pool.connection() as conn:
+        waiting = {
+            role: credentials.email_key(self.keyring, email)
+            for role in ROLES
+            if (email := getattr(booking, role).email) is not None and linked[role] is None
+        }
+        if not waiting:
+            return
+        with self.pool.connection() as conn:
+            for role, email_key in waiting.items():
                 conn.execute(
                     """INSERT INTO waiting_parties (email_key, shipment_id, role, booked_at)
                        VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
                     (email_key, shipment_id, role, now),
                 )
-                owner = credentials.account_for_email(conn, email_key)
+            owners = {key: credentials.account_for_email(conn, key) for key in waiting.values()}
+        for email_key, owner in owners.items():
             if owner is not None:  # verified while this booking was being written
                 self.link_waiting(owner, email_key)
 
