@@ -28,7 +28,7 @@ PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
     PrivacyPolicy.Published: ("PrivacyPolicyPublished", 1),  # type: ignore[attr-defined]
     PrivacyPolicy.Revised: ("PrivacyPolicyRevised", 1),  # type: ignore[attr-defined]
     Shipment.Booked: ("ShipmentBooked", 2),
-    Shipment.ScanRecorded: ("ScanRecorded", 2),  # type: ignore[attr-defined]
+    Shipment.ScanRecorded: ("ScanRecorded", 3),  # type: ignore[attr-defined]
     Shipment.PartyLinked: ("ShipmentPartyLinked", 1),  # type: ignore[attr-defined]
     Waybill.Issued: ("WaybillIssued", 1),  # type: ignore[attr-defined]
 }

@@ -9,7 +9,7 @@ the customer's account when the caller matched one, else a subject of this shipm
 own, so erasing either makes the data unreadable wherever it was copied.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
@@ -116,13 +116,14 @@ class Shipment(Aggregate):
     def record_scan(self, scan: Scan, now: datetime, sealer: Sealer) -> bool:
         """Decide on a scan; False if this scan id was already recorded (a retry).
 
-        The rules see the plaintext; the recipient's name is sealed under the receiver's
-        subject only once the scan is accepted.
+        The rules see the plaintext; the recipient's name and where the parcel was handed
+        over (a home, as often as not) are sealed under the receiver's subject only once
+        the scan is accepted.
         """
         if scan.scan_id in self.scan_ids:
             return False
         kind = self._check_scan(scan, now)
-        scan = self._sealed(scan, sealer)
+        personal = self._sealed(scan, sealer)
         self._scan_recorded(
             scan_id=scan.scan_id,
             code=scan.code,
@@ -130,10 +131,10 @@ class Shipment(Aggregate):
             scanned_at=scan.scanned_at,
             location=scan.location,
             actor=scan.actor,
-            recipient_name=scan.recipient_name,
+            recipient_name=personal["recipient_name"],
             recipient_relationship=scan.recipient_relationship,
-            latitude=scan.latitude,
-            longitude=scan.longitude,
+            latitude=personal["latitude"],
+            longitude=personal["longitude"],
             recorded_at=now,
         )
         return True
@@ -159,15 +160,19 @@ class Shipment(Aggregate):
             )
         return known.kind
 
-    def _sealed(self, scan: Scan, sealer: Sealer) -> Scan:
-        if not scan.recipient_name:
-            return scan
+    def _sealed(self, scan: Scan, sealer: Sealer) -> dict[str, str | None]:
+        personal = {
+            "recipient_name": scan.recipient_name or None,
+            "latitude": None if scan.latitude is None else str(scan.latitude),
+            "longitude": None if scan.longitude is None else str(scan.longitude),
+        }
+        if not any(personal.values()):
+            return personal
         try:
-            sealed = sealer.seal(self.receiver_subject, {"recipient_name": scan.recipient_name})
+            return sealer.seal(self.receiver_subject, personal)
         except SubjectErased:
-            # The delivery is a fact auditors keep; the name would be new data on an erased person.
-            return replace(scan, recipient_name=None)
-        return replace(scan, recipient_name=sealed["recipient_name"])
+            # The delivery is a fact auditors keep; these would be new data on an erased person.
+            return dict.fromkeys(personal)
 
     @event("ScanRecorded")
     def _scan_recorded(
@@ -180,8 +185,8 @@ class Shipment(Aggregate):
         actor: str,
         recipient_name: str | None,
         recipient_relationship: str | None,
-        latitude: float | None,
-        longitude: float | None,
+        latitude: str | float | None,  # sealed; a float in scans stored before schema v3
+        longitude: str | float | None,
         recorded_at: datetime,
     ) -> None:
         self.scan_ids.add(scan_id)

@@ -81,7 +81,7 @@ def _send_and_deliver(client: Any, system: System, customer: Person) -> tuple[st
     awb = booked.json()["awb"]
     delivered = client.post(
         f"/v1/shipments/{awb}/scans",
-        json=scan("D01", 1, recipient_name="Agus Salim"),
+        json=scan("D01", 1, recipient_name="Agus Salim", latitude=-6.917464, longitude=107.619123),
         headers={"X-API-Key": system.api_key},
     )
     assert delivered.status_code == 201, delivered.text
@@ -96,6 +96,8 @@ def _personal(customer: Person) -> list[str]:
         customer.display_name,
         "Citra Paramitha",
         "Jl. Kenanga 17, Bandung",
+        "-6.917464",  # where the parcel was handed over: sealed, never stored in clear
+        "107.619123",
     ]
 
 

@@ -181,10 +181,14 @@ def test_the_recipients_name_is_sealed_under_the_receivers_account(app: Shipment
     receiver = uuid4()
     awb = book(app, receiver_account=receiver)
 
-    [event] = when_scanned(app, awb, a_scan("D01", hours(1), recipient_name="Agus Salim"))
+    [event] = when_scanned(
+        app, awb, a_scan("D01", hours(1), recipient_name="Agus Salim", latitude=-7.25)
+    )
 
     assert subject_of(event.data["recipient_name"]) == receiver
     assert opened(app, event.data["recipient_name"]) == "Agus Salim"
+    assert subject_of(event.data["latitude"]) == receiver
+    assert event.data["longitude"] is None
 
 
 def test_a_retried_delivery_after_the_receiver_was_erased_is_still_recorded_once(
@@ -208,9 +212,10 @@ def test_a_delivery_to_an_erased_receiver_is_recorded_without_the_name(
     awb = book(app, receiver_account=receiver)
     keyring.destroy(receiver)
 
-    [event] = when_scanned(app, awb, a_scan("D01", hours(1)))
+    [event] = when_scanned(app, awb, a_scan("D01", hours(1), latitude=-6.2, longitude=106.8))
 
     assert (event.data["kind"], event.data["recipient_name"]) == ("delivered", None)
+    assert (event.data["latitude"], event.data["longitude"]) == (None, None)
     assert event.data["recipient_relationship"] == "YANG BERSANGKUTAN"
 
 
@@ -219,4 +224,8 @@ def test_a_scan_without_a_recipient_seals_nothing(app: Shipments) -> None:
 
     [event] = when_scanned(app, awb, a_scan("OP1", hours(1)))
 
-    assert event.data["recipient_name"] is None
+    assert (event.data["recipient_name"], event.data["latitude"], event.data["longitude"]) == (
+        None,
+        None,
+        None,
+    )
