@@ -44,21 +44,14 @@ def book_shipment(
     """Book a shipment; returns its waybill number (AWB). A signed-in customer is the
     shipper; a party whose e-mail is a customer's verified address is linked to them, now or
     when they verify it."""
-    booking, links, now = body.to_domain(), container.party_links, datetime.now(UTC)
-    accounts = {
-        "shipper": principal.account_id or links.account_for_email(booking.shipper.email),
-        "receiver": links.account_for_email(booking.receiver.email),
-    }
     booking_key = f"{principal.actor}:{idempotency_key}" if idempotency_key else None
-    booked = container.shipments.book(
-        booking,
+    booked = container.party_links.book(
+        body.to_domain(),
         actor=principal.actor,
-        now=now,
+        now=datetime.now(UTC),
         booking_key=booking_key,
-        shipper_account=accounts["shipper"],
-        receiver_account=accounts["receiver"],
+        shipper=principal.account_id,
     )
-    links.wait_for_owners(booked.shipment_id, booking, accounts, now)
     return BookingOut(
         awb=booked.awb, consistency_token=container.consistency_token("shipments", booked.written)
     )

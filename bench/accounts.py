@@ -54,7 +54,7 @@ from rich.console import Console
 from workload import ACTOR, booking
 
 from commands.shipments import Shipments
-from domain.booking import ROLES, Booking
+from domain.booking import Booking
 from domain.errors import Unauthenticated
 from infra import credentials
 from infra.bootstrap import Container, bootstrap, build_applications
@@ -239,8 +239,10 @@ def bookings(settings: Settings, parties: str, count: int) -> list[Figure]:
         keys_before = data_keys(container)
         began, cpu = time.perf_counter(), process_cpu()
         for n in range(count):
-            if parties == "emails":
-                book_as_the_api_does(container, with_emails(booking(n), n))
+            if parties == "emails":  # as POST /v1/shipments books, without HTTP
+                container.party_links.book(
+                    with_emails(booking(n), n), actor=ACTOR, now=datetime.now(UTC)
+                )
                 continue
             shipments.book(
                 booking(n),
@@ -278,21 +280,6 @@ def with_emails(plain: Booking, n: int) -> Booking:
         shipper=replace(plain.shipper, email=f"budi{n}@example.id"),
         receiver=replace(plain.receiver, email=f"siti{n}@example.id"),
     )
-
-
-def book_as_the_api_does(container: Container, walk_in: Booking) -> None:
-    """POST /v1/shipments without HTTP: find the parties' accounts, book, and leave the
-    parties nobody has verified waiting for their customer."""
-    links, now = container.party_links, datetime.now(UTC)
-    accounts = {role: links.account_for_email(getattr(walk_in, role).email) for role in ROLES}
-    booked = container.shipments.book(
-        walk_in,
-        actor=ACTOR,
-        now=now,
-        shipper_account=accounts["shipper"],
-        receiver_account=accounts["receiver"],
-    )
-    links.wait_for_owners(booked.shipment_id, walk_in, accounts, now)
 
 
 def data_keys(container: Container) -> int:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
-from commands.shipments import Shipments
+from commands.shipments import Booked, Shipments
 from domain.booking import ROLES, Booking
 from infra import credentials
 from infra.crypto import Keyring
@@ -33,12 +33,42 @@ class PartyLinks:
         self.keyring = keyring
         self.shipments = shipments
 
-    def account_for_email(self, email: str | None) -> UUID | None:
-        """The customer whose verified address this is."""
-        if not email:
-            return None
-        with self.pool.connection() as conn:
-            return credentials.account_for_email(conn, credentials.email_key(self.keyring, email))
+    def book(
+        self,
+        booking: Booking,
+        *,
+        actor: str,
+        now: datetime,
+        booking_key: str | None = None,
+        shipper: UUID | None = None,
+    ) -> Booked:
+        """Book with each party linked to the customer whose verified address it gives
+        (`shipper`: the signed-in customer who books); the others wait for theirs."""
+        accounts = self._accounts_of(booking, shipper)
+        booked = self.shipments.book(
+            booking,
+            actor=actor,
+            now=now,
+            booking_key=booking_key,
+            shipper_account=accounts["shipper"],
+            receiver_account=accounts["receiver"],
+        )
+        self.wait_for_owners(booked.shipment_id, booking, accounts, now)
+        return booked
+
+    def _accounts_of(self, booking: Booking, shipper: UUID | None) -> dict[str, UUID | None]:
+        """Each party's account by verified e-mail (both looked up on one connection)."""
+        accounts: dict[str, UUID | None] = {"shipper": shipper, "receiver": None}
+        keys = {
+            role: credentials.email_key(self.keyring, email)
+            for role in ROLES
+            if accounts[role] is None and (email := getattr(booking, role).email) is not None
+        }
+        if keys:
+            with self.pool.connection() as conn:
+                for role, key in keys.items():
+                    accounts[role] = credentials.account_for_email(conn, key)
+        return accounts
 
     def wait_for_owners(
         self, shipment_id: UUID, booking: Booking, linked: dict[str, UUID | None], now: datetime
