@@ -45,6 +45,7 @@ def eventsourcing_env(database_url: str, schema: str) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "APPLICATION_RECORDER_TOPIC": "infra.event_store:CommitOrderedRecorder",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "AGGREGATE_CACHE_MAXSIZE": "10000",
     }
