@@ -18,9 +18,11 @@ cli = typer.Typer(no_args_is_help=True, help="Jalur: the courier's event-sourced
 keys_cli = typer.Typer(no_args_is_help=True, help="Device API keys for hub scanners and couriers.")
 projections_cli = typer.Typer(no_args_is_help=True, help="Read models.")
 users_cli = typer.Typer(no_args_is_help=True, help="Staff accounts.")
+relay_cli = typer.Typer(help="The outbox relay: run it, or verify what it published.")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(projections_cli, name="projections")
+cli.add_typer(relay_cli, name="relay")
 console = Console()
 
 
@@ -58,9 +60,11 @@ def api() -> None:
     )
 
 
-@cli.command()
-def relay() -> None:
+@relay_cli.callback(invoke_without_command=True)
+def relay(context: typer.Context) -> None:
     """Publish every stored event to Kafka (one active relay per application)."""
+    if context.invoked_subcommand is not None:
+        return
     from infra.bootstrap import build_applications
     from infra.relay import Relay
     from infra.threads import run_all
@@ -69,6 +73,39 @@ def relay() -> None:
     stop = stop_on_signals()
     apps = build_applications(settings)
     run_all([Relay(app, settings).run for app in apps.all], stop)
+
+
+@relay_cli.command("verify")
+def relay_verify(
+    context: Annotated[
+        str | None, typer.Argument(help="shipments, accounts; all if left out.")
+    ] = None,
+) -> None:
+    """Check that the topics hold every event the relay published, in order, on the right
+    partition with the right key; exit 1 on any missing, misplaced or reordered event."""
+    from infra.bootstrap import build_applications
+    from infra.relay_verify import verify_relay
+
+    settings = Settings()
+    apps = build_applications(settings)
+    chosen = [app for app in apps.all if context in (None, app.name)]
+    if not chosen:
+        raise typer.BadParameter(f"no application named {context}")
+    clean = True
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        for app in chosen:
+            report = verify_relay(app, settings, conn)
+            clean &= report.clean
+            for finding in report.findings[:50]:
+                console.print(f"{app.name}: {finding}")
+            console.print(
+                f"{app.name}: {report.stored} stored, {report.acknowledged} acknowledged by the "
+                f"broker, {report.copies_checked} copies checked, "
+                + ("clean" if report.clean else f"{len(report.findings)} problem(s)")
+            )
+    apps.close()
+    if not clean:
+        raise typer.Exit(1)
 
 
 @cli.command()

@@ -16,12 +16,20 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification
 
 from domain.public import to_public
+from infra import publications
 from infra.kafka import consumer_config, ensure_topics, producer_config, topic_for
 from infra.partitioning import partition_for
 from infra.settings import Settings
@@ -48,6 +56,7 @@ class Relay:
         self.marker = 0
         self.marker_refreshed_at = time.monotonic()
         self.published = 0
+        self.unplaced: set[int] = set()  # partitions where this publication's start is unknown
 
     def run(self, stop: threading.Event) -> None:
         self.conn = psycopg.connect(self.settings.require_database_url(), autocommit=True)
@@ -77,14 +86,14 @@ class Relay:
         if not notifications:
             return False
         try:
-            self._publish(notifications)
+            first_offsets = self._publish(notifications)
         except (PublishFailed, KafkaException) as error:
             log.warning("publishing failed (%s); checking the broker and retrying", error)
             self._close_producer(flush=False)
             time.sleep(0.5)
             self._broker_checked()
             return True
-        self._save_position(notifications[-1].id)
+        self._save_position(notifications[-1].id, first_offsets)
         self.published += len(notifications)
         return True
 
@@ -98,13 +107,20 @@ class Relay:
             stop.wait(1.0)
         return False
 
-    def _publish(self, notifications: Sequence[Notification]) -> None:
+    def _publish(self, notifications: Sequence[Notification]) -> dict[int, int]:
+        """Produce a batch and wait for every acknowledgement; return the lowest offset
+        acknowledged per partition whose start in this publication is not yet recorded."""
         producer = self._producer()
         failures: list[KafkaError] = []
+        first_offsets: dict[int, int] = {}
 
-        def on_delivery(error: KafkaError | None, _message: object) -> None:
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
             if error is not None:
                 failures.append(error)
+                return
+            partition, offset = message.partition(), message.offset()
+            if partition in self.unplaced and offset is not None and partition is not None:
+                first_offsets[partition] = min(offset, first_offsets.get(partition, offset))
 
         heads = list(self.heads)
         for notification in notifications:
@@ -112,6 +128,7 @@ class Relay:
         if producer.flush(30) > 0 or failures:
             raise PublishFailed(str(failures[:1]) or "flush timed out")
         self.heads = heads
+        return first_offsets
 
     def _produce(
         self, producer: Producer, notification: Notification, heads: list[int], on_delivery: Any
@@ -171,18 +188,43 @@ class Relay:
         committed = marker_client.committed([TopicPartition(self.topic, 0)], timeout=10)[0].offset
         if committed == self.marker and committed > 0:
             self._refresh_marker(marker_client)
+            self._find_unplaced_partitions()
             return
-        log.warning(
-            "the broker does not hold the relay's marker for %s: republishing from the start",
-            self.topic,
-        )
+        self._republish(marker_client, first_start=stored is None)
+
+    def _republish(self, marker_client: Consumer, *, first_start: bool) -> None:
+        """Start a new publication from notification 1 under a new marker."""
+        assert self.conn is not None
+        if first_start:
+            log.info("publishing %s from the start on a new broker", self.topic)
+        else:
+            log.warning(
+                "the broker does not hold the relay's marker for %s: republishing from the start",
+                self.topic,
+            )
         self._close_producer(flush=False)
         ensure_topics(self.settings, [self.topic])
         marker = secrets.randbelow(2**52) + 1
         marker_client.commit(offsets=[TopicPartition(self.topic, 0, marker)], asynchronous=False)
         self.position, self.marker, self.heads = 0, marker, self._fresh_heads()
         self.marker_refreshed_at = time.monotonic()
-        self._save_position(0)
+        with self.conn.transaction():
+            self._store_position(0)
+            publications.begin(
+                self.conn, self.app.name, self.settings.kafka_partitions, first=publications.UNKNOWN
+            )
+        self.unplaced = set(range(self.settings.kafka_partitions))
+
+    def _find_unplaced_partitions(self) -> None:
+        """Which partitions' first offsets the newest publication still has to learn (a
+        topic published before publications were recorded starts at offset 0)."""
+        assert self.conn is not None
+        known = publications.publications(self.conn, self.app.name)
+        if not known:
+            publications.begin(self.conn, self.app.name, self.settings.kafka_partitions, first=0)
+            known = publications.publications(self.conn, self.app.name)
+        offsets = known[-1].first_offsets
+        self.unplaced = {p for p, o in enumerate(offsets) if o == publications.UNKNOWN}
 
     def _marker_client(self) -> Consumer:
         if self.marker_client is None:
@@ -199,7 +241,16 @@ class Relay:
     def _fresh_heads(self) -> list[int]:
         return [0] * self.settings.kafka_partitions
 
-    def _save_position(self, notification_id: int) -> None:
+    def _save_position(self, notification_id: int, first_offsets: dict[int, int]) -> None:
+        assert self.conn is not None
+        with self.conn.transaction():
+            self._store_position(notification_id)
+            if first_offsets:
+                publications.learn_first_offsets(self.conn, self.app.name, first_offsets)
+        self.position = notification_id
+        self.unplaced -= set(first_offsets)
+
+    def _store_position(self, notification_id: int) -> None:
         assert self.conn is not None
         self.conn.execute(
             """INSERT INTO relay_positions
@@ -211,7 +262,6 @@ class Relay:
                    partition_heads = EXCLUDED.partition_heads""",
             (self.app.name, notification_id, self.marker, self.heads),
         )
-        self.position = notification_id
 
     def _producer(self) -> Producer:
         if self.producer is None:

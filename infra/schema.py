@@ -4,10 +4,11 @@ from typing import Any
 
 from psycopg import Connection
 
-from infra import credentials, crypto, db, party_links, sessions, throttle, tokens
+from infra import credentials, crypto, db, party_links, publications, sessions, throttle, tokens
 
 DDL: tuple[str, ...] = (
     *db.INFRA_DDL,
+    *publications.DDL,
     *crypto.DDL,
     *credentials.DDL,
     *tokens.DDL,
