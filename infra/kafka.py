@@ -11,6 +11,22 @@ from infra.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class _ChosenExperimental(logging.Filter):
+    """librdkafka warns at every producer's start that `enable.gapless.guarantee` is
+    experimental. We chose it knowingly (a gap must stop the relay, not pass), so that
+    notice is info: warnings are for what an operator must act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "enable.gapless.guarantee is experimental" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
+librdkafka_log = logging.getLogger("jalur.librdkafka")
+librdkafka_log.addFilter(_ChosenExperimental())
+
+
 def topic_for(settings: Settings, context: str) -> str:
     return f"{settings.topic_prefix}.{context}.events"
 
@@ -28,6 +44,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "linger.ms": 5,
         "message.timeout.ms": 30_000,
         "compression.type": "none",
+        "logger": librdkafka_log,  # through logging (and its filter), not straight to stderr
     }
 
 

@@ -3,9 +3,17 @@
 import base64
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from infra import endpoints
 
 MASTER_KEY_BYTES = 32
 
@@ -84,6 +92,18 @@ class Settings(BaseSettings):
         "so their timing does not tell whether an account exists.",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
+        return (*sources, RunningSystem(settings_cls))
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _proxies_are_addresses(cls, value: str) -> str:
@@ -131,6 +151,18 @@ class Settings(BaseSettings):
                 "JALUR_KAFKA_BOOTSTRAP is not set (or run `jalur up` for the embedded one)."
             )
         return self.kafka_bootstrap
+
+
+class RunningSystem(PydanticBaseSettingsSource):
+    """Last resort: where the `jalur up` running in STATE_DIR put the database and the
+    broker (infra/endpoints.py). Anything given explicitly, even None, wins."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ answers for every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        state_dir = Path(self.current_state.get("state_dir") or ".jalur").expanduser()
+        return endpoints.of_running_system(state_dir)
 
 
 def _entries(value: str) -> list[str]:

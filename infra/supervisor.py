@@ -8,6 +8,13 @@ nothing works here that would not work there.
 Children run in their own process groups: Ctrl-C reaches only this supervisor, which then
 stops everything in order (children first, then the broker and the database they use),
 instead of racing a terminal-wide SIGINT. A child that dies is restarted with backoff.
+
+Nothing outlives it, whatever ends it: the children and the broker get SIGTERM from Linux
+when it dies (infra/orphan_guard.py), and a watchdog in its own session stops the
+embedded PostgreSQL (infra/watchdog.py). STATE_DIR/run records what runs (infra/run_dir.py):
+a second `jalur up` in the same folder is refused, and one after a crash first stops what
+the crashed run left. It also says where the database and broker are
+(infra/endpoints.py), so operator commands run in this folder find them.
 """
 
 import contextlib
@@ -26,16 +33,21 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from consumers.registry import PROJECTIONS
+from infra import endpoints
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres
 from infra.first_start import master_key, prepare
+from infra.orphan_guard import guarded
+from infra.processes import Recorded
+from infra.run_dir import BROKER, UP, RunDir
 from infra.settings import Settings
 from infra.staff import FIRST_ADMIN_USER_ID
 from infra.tls import ensure_certificate
+from infra.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 5.0
 RESTART_MAX_DELAY_S = 30.0
 HEALTHY_AFTER_S = 60.0  # a child that ran this long starts its backoff again at 1 s
 POLL_INTERVAL_S = 0.5
@@ -53,13 +65,26 @@ class Child:
 
 def up(settings: Settings) -> None:
     """Run everything until Ctrl-C or SIGTERM, then stop it all and return."""
+    state_dir = settings.state_dir.expanduser().resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    run = RunDir(state_dir)
+    lock = run.lock()
+    run.stop_leftovers(state_dir / "postgres")
+    run.record(UP, os.getpid())
     stop = threading.Event()
     with contextlib.ExitStack() as stack:
         stack.enter_context(_stop_on_signals(stop))
-        env = _start_services(settings, stack)
+        _start_watchdog(settings, state_dir, lock, run, stack)
+        os.close(lock)  # the watchdog holds it now, until it is done
+        env = _start_services(settings, state_dir, run, stack)
+        up_process = Recorded.of(os.getpid())
+        assert up_process is not None
+        endpoints.write(
+            state_dir, up_process, env["JALUR_DATABASE_URL"], env["JALUR_KAFKA_BOOTSTRAP"]
+        )
         children = _children()
         admin_password = prepare(_settings_from(settings, env))
-        _print_urls(settings, env)
+        _print_urls(settings, state_dir, env)
         if admin_password:
             print(
                 f"First start: an admin was created.\n"
@@ -68,10 +93,23 @@ def up(settings: Settings) -> None:
                 flush=True,
             )
         try:
-            _supervise(children, env, stop)
+            _supervise(children, env, stop, run)
         finally:
             _terminate(children)
     log.info("stopped")
+
+
+def _start_watchdog(
+    settings: Settings, state_dir: Path, lock: int, run: RunDir, stack: contextlib.ExitStack
+) -> None:
+    """Start the watchdog; on the way out (last, after every service stopped) let it go."""
+    (state_dir / "logs").mkdir(exist_ok=True)
+    embedded = None if settings.database_url else state_dir / "postgres"
+    with (state_dir / "logs" / "watchdog.log").open("ab") as log_file:
+        watchdog = Watchdog.start(state_dir, lock, embedded, log_file)
+    run.record("watchdog", watchdog.process.pid)
+    stack.callback(watchdog.stand_down)
+    stack.callback(run.clear)
 
 
 @contextlib.contextmanager
@@ -89,10 +127,10 @@ def _children() -> list[Child]:
     return [Child(" ".join(args), [sys.executable, "-m", "infra.cli", *args]) for args in programs]
 
 
-def _start_services(settings: Settings, stack: contextlib.ExitStack) -> dict[str, str]:
+def _start_services(
+    settings: Settings, state_dir: Path, run: RunDir, stack: contextlib.ExitStack
+) -> dict[str, str]:
     """Start whatever settings leave out; return the children's environment."""
-    state_dir = settings.state_dir.expanduser().resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
     database_url = settings.database_url
     if not database_url:
         postgres = EmbeddedPostgres.start(state_dir / "postgres")
@@ -101,6 +139,7 @@ def _start_services(settings: Settings, stack: contextlib.ExitStack) -> dict[str
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
         broker = EmbeddedBroker.start(state_dir / "logs")
+        run.record(BROKER, broker.pid)
         stack.callback(broker.stop)  # runs before postgres.stop: callbacks unwind in reverse
         bootstrap = broker.bootstrap
     cert, key = settings.tls_cert, settings.tls_key
@@ -127,7 +166,7 @@ def _settings_from(settings: Settings, env: dict[str, str]) -> Settings:
     )
 
 
-def _print_urls(settings: Settings, env: dict[str, str]) -> None:
+def _print_urls(settings: Settings, state_dir: Path, env: dict[str, str]) -> None:
     host = settings.api_host
     if host in ("", "0.0.0.0", "::"):  # noqa: S104 (displaying, not binding)
         host = "localhost"
@@ -141,11 +180,18 @@ def _print_urls(settings: Settings, env: dict[str, str]) -> None:
         f"  database     {mask_password(env['JALUR_DATABASE_URL'])}\n"
         f"  broker       {env['JALUR_KAFKA_BOOTSTRAP']}\n"
         f"  certificate  {env['JALUR_TLS_CERT']}\n"
-        f"A device key, from another terminal:\n"
-        f"  JALUR_DATABASE_URL='{mask_password(env['JALUR_DATABASE_URL'])}'"
-        f" .venv/bin/jalur keys create --hub CGK10000",
+        f"Operator commands find this system from its folder; a device key, from another"
+        f" terminal:\n  {_state_dir_prefix(settings, state_dir)}"
+        f".venv/bin/jalur keys create --hub CGK10000",
         flush=True,
     )
+
+
+def _state_dir_prefix(settings: Settings, state_dir: Path) -> str:
+    """What an operator command needs to find this system: nothing in the same folder."""
+    if state_dir == Settings.model_fields["state_dir"].default.resolve():
+        return ""
+    return f"JALUR_STATE_DIR='{state_dir}' "
 
 
 def mask_password(url: str) -> str:
@@ -154,21 +200,26 @@ def mask_password(url: str) -> str:
     return re.sub(r"(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", url, flags=re.IGNORECASE)
 
 
-def _supervise(children: list[Child], env: dict[str, str], stop: threading.Event) -> None:
+def _supervise(
+    children: list[Child], env: dict[str, str], stop: threading.Event, run: RunDir
+) -> None:
+    """Start and restart the children: from this, the main, thread, so that they get their
+    SIGTERM when this process dies, not when some other thread ends (orphan_guard)."""
     for child in children:
-        _spawn(child, env)
+        _spawn(child, env, run)
     while not stop.wait(POLL_INTERVAL_S):
         now = time.monotonic()
         for child in children:
             if child.process is None:
                 if now >= child.restart_at:
-                    _spawn(child, env)
+                    _spawn(child, env, run)
             elif (code := child.process.poll()) is not None:
                 _schedule_restart(child, code, now)
 
 
-def _spawn(child: Child, env: dict[str, str]) -> None:
-    child.process = subprocess.Popen(child.argv, env=env, process_group=0)  # noqa: S603
+def _spawn(child: Child, env: dict[str, str], run: RunDir) -> None:
+    child.process = subprocess.Popen(guarded(child.argv), env=env, process_group=0)  # noqa: S603
+    run.record(child.name, child.process.pid)
     child.started_at = time.monotonic()
     log.info("started %s (pid %d)", child.name, child.process.pid)
 
