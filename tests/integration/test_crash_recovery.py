@@ -3,8 +3,6 @@ stream of 10,000 scans, restarted each time: nothing lost, nothing applied twice
 
 import os
 import random
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,10 +15,12 @@ from consumers.registry import projection
 from consumers.verify import verify
 from infra.bootstrap import build_applications
 from infra.settings import Settings
-from tests.support import LATER, book_and_scan, start_process, transit_scan, wait_until
+from tests.integration.crashes import Processes
+from tests.support import LATER, book_and_scan, transit_scan, wait_until
 
 SHIPMENTS = 100
 ROUNDS = 100  # one scan per shipment per round: 10,000 scans
+COMMANDS = {"relay": ("relay",), "consumer": ("consume", "tracking")}
 
 
 def write_stream(shipments: Shipments, awbs: list[str], pause: float) -> None:
@@ -48,40 +48,13 @@ def assert_read_model_complete_and_exact(database_url: str, shipments: Shipments
         assert verify(conn, projection("tracking"), [shipments]) == []
 
 
-class Processes:
-    """The relay and the consumer as real processes, which the test kills and restarts."""
-
-    def __init__(self, settings: Settings, logs: Path) -> None:
-        self.settings = settings
-        self.logs = logs
-        self.commands = {"relay": ("relay",), "consumer": ("consume", "tracking")}
-        self.running = {name: self._start(name) for name in self.commands}
-        self.kills = dict.fromkeys(self.commands, 0)
-
-    def _start(self, name: str) -> subprocess.Popen[bytes]:
-        return start_process(self.settings, *self.commands[name], log=self.logs / f"{name}.log")
-
-    def kill_and_restart(self, name: str) -> None:
-        process = self.running[name]
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        self.kills[name] += 1
-        self.running[name] = self._start(name)
-
-    def stop(self) -> None:
-        for process in self.running.values():
-            process.terminate()
-        for process in self.running.values():
-            process.wait(timeout=30)
-
-
 @pytest.mark.slow
 def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     shipments = build_applications(settings).shipments
     awbs = book_and_scan(shipments, SHIPMENTS)
-    processes = Processes(settings, tmp_path)
+    processes = Processes(settings, tmp_path, COMMANDS)
     writer = threading.Thread(target=write_stream, args=(shipments, awbs, 0.15))
     chance = random.Random(os.environ.get("JALUR_TEST_SEED", "crash"))
     try:
