@@ -47,6 +47,27 @@ def create_generation(conn: psycopg.Connection[Any], projection: Projection) -> 
     return generation
 
 
+def activate_if_caught_up(
+    conn: psycopg.Connection[Any], projection: Projection, generation: int, live: int
+) -> bool:
+    """Point the public views at `generation` only if it has applied at least what the
+    live one has, so readers never see history go back. The live positions table is
+    locked against writes for the check and the switch (readers are not blocked), so the
+    live runner cannot apply anything between the two."""
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+                sql.Identifier(schema_name(projection, live), "positions")
+            )
+        )
+        reached = positions(conn, projection, generation)
+        behind = [k for k, v in positions(conn, projection, live).items() if reached.get(k, 0) < v]
+        if behind:
+            return False
+        activate(conn, projection, generation)
+    return True
+
+
 def activate(conn: psycopg.Connection[Any], projection: Projection, generation: int) -> None:
     """Point the public views at a generation, atomically."""
     schema = schema_name(projection, generation)

@@ -7,6 +7,7 @@ The live runners notice the switch and continue on the new generation's consumer
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -36,22 +37,34 @@ def rebuild(
         with migration_lock(url):
             live = generations.ensure_generation(conn, projection)
             new = generations.create_generation(conn, projection)
-        target = generations.positions(conn, projection, live)
-    runner = ProjectionRunner(projection, settings, generation=new, follow_switches=False)
-    total = sum(target.values())
-    try:
-        while not stop.is_set():
-            runner.step(timeout=0.5)
-            reached = runner.positions()
-            progress(sum(min(reached.get(k, 0), v) for k, v in target.items()), total)
-            if all(reached.get(key, 0) >= nid for key, nid in target.items()):
-                break
-        else:
-            raise SystemExit("rebuild interrupted; the live read model is unchanged")
-    finally:
-        runner.close()
-    with psycopg.connect(url, autocommit=True) as conn:
-        generations.activate(conn, projection, new)
+        runner = ProjectionRunner(projection, settings, generation=new, follow_switches=False)
+        try:
+            _follow_until_switched(conn, runner, live, stop, progress)
+        finally:
+            runner.close()
         generations.drop_generations_before(conn, projection, live)
     log.info("%s: generation %s is live (was %s)", projection.NAME, new, live)
     return new
+
+
+def _follow_until_switched(
+    conn: psycopg.Connection[Any],
+    runner: ProjectionRunner,
+    live: int,
+    stop: threading.Event,
+    progress: Callable[[int, int], None],
+) -> None:
+    """Apply the topics to the new generation until it has reached the live one at the
+    moment of the switch; the live runner keeps going meanwhile, so try again until then."""
+    projection = runner.projection
+    while not stop.is_set():
+        runner.step(timeout=0.5)
+        target = generations.positions(conn, projection, live)
+        reached = runner.positions()
+        done = sum(min(reached.get(k, 0), v) for k, v in target.items())
+        progress(done, sum(target.values()))
+        if done == sum(target.values()) and generations.activate_if_caught_up(
+            conn, projection, runner.generation, live
+        ):
+            return
+    raise SystemExit("rebuild interrupted; the live read model is unchanged")
