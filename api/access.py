@@ -120,13 +120,13 @@ def _enforcer(rule: str) -> Any:
 
 def allow(rule: str) -> dict[str, Any]:
     """Route keyword arguments enforcing `rule` and recording it in the OpenAPI document,
-    with the answers every route can give: 400 (the HTTP server refuses what it cannot
-    parse) and, unless public, 401 and 403."""
+    with the answers every route can give: 400 and 431 (the HTTP server refuses what it
+    cannot parse, and request heads over 16 KiB) and, unless public, 401 and 403."""
     if rule not in RULES:
         raise ValueError(f"unknown access rule {rule!r}")
     public = rule == "public"
     dependencies = [] if public else [Depends(_enforcer(rule))]
-    statuses = (400,) if public else (400, 401, 403)
+    statuses = (400, 431) if public else (400, 401, 403, 431)
     return {
         "dependencies": dependencies,
         "openapi_extra": {"x-access": rule, "responses": documented_errors(*statuses)},

@@ -43,6 +43,7 @@ _DESCRIPTIONS = {
     413: "Body larger than 1 MiB.",
     422: "Invalid input or a broken business rule.",
     429: "Too many failed attempts; the Retry-After header says when to try again.",
+    431: "The request line and headers together exceed 16 KiB.",
     503: "The read model has not caught up with the consistency token yet.",
 }
 

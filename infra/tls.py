@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from infra.http_protocol import LingeringH11Protocol
+
 MOZILLA_INTERMEDIATE_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -152,6 +154,7 @@ def serve_https(
     config = uvicorn.Config(
         app,
         factory=True,
+        http=LingeringH11Protocol,  # answers what h11 refuses instead of resetting the client
         host=host,
         port=port,
         ssl_context_factory=lambda _config, _default: context,

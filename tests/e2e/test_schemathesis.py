@@ -6,10 +6,12 @@ succeed, but a JSON schema cannot state a waybill's check digit, the tariff rule
 tie fields together (no COD on YES, JTR from 10 kg) or the shipment's state machine.
 Those answers are 4xx by design and are asserted one by one in tests/integration/test_api.py.
 
-Network-level failures are retried: uvicorn answers an unparseable request with 400 and
-closes at once, and when the client is still sending, the TCP reset can swallow that 400.
-A retry cannot hide a server error or a broken contract; those are answers, not failures
-to connect.
+Network errors are not retried: every request gets an answer, and a connection dropped
+without one fails the run. Generated query strings run to hundreds of KiB; uvicorn refuses
+a request head over 16 KiB, and used to close while the client was still sending, so the
+client's write failed with "EOF occurred in violation of protocol" and the answer was
+lost. infra/http_protocol.py now answers 431 and drains the request before closing
+(tests/integration/test_http_refusals.py holds each such request).
 """
 
 import subprocess
@@ -56,8 +58,6 @@ def _run(system: System, header: str, *extra: str) -> None:
             header,
             "--tls-verify",
             str(system.cert),
-            "--request-retries",
-            "5",
             "--request-timeout",
             "30",
             "--no-color",
