@@ -1,7 +1,6 @@
 """The `jalur` command: start the whole system or any one process, and operator tasks."""
 
 import logging
-import signal
 import sys
 import threading
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from infra.settings import Settings
+from infra.stopping import stop_on_signals
 
 cli = typer.Typer(no_args_is_help=True, help="Jalur: the courier's event-sourced backend.")
 keys_cli = typer.Typer(no_args_is_help=True, help="Device API keys for hub scanners and couriers.")
@@ -24,13 +24,6 @@ cli.add_typer(users_cli, name="users")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(relay_cli, name="relay")
 console = Console()
-
-
-def stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
 
 
 @cli.command()
