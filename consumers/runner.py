@@ -30,7 +30,8 @@ from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 SWITCH_CHECK_S = 1.0
-TAIL_CHECK_S = 5.0  # idle this long, compare positions with what the relay had acknowledged
+TAIL_CHECK_S = 1.0  # how often partitions are compared with what the relay had acknowledged
+TAIL_QUIET_S = 5.0  # a partition behind the relay's head with nothing arriving this long
 
 
 def group_id(settings: Settings, projection: Projection, generation: int) -> str:
@@ -55,12 +56,14 @@ class ProjectionRunner:
             with migration_lock(settings.require_database_url()):
                 generation = generations.ensure_generation(self.conn, projection)
         self.generation = generation
+        self._last_arrival: dict[tuple[str, int], float] = {}  # or its assignment
         self.consumer = self._subscribe()
         self.applied = 0
         self.skipped = 0
         self.gaps = 0
         self._last_switch_check = time.monotonic()
-        self._quiet_since = time.monotonic()
+        self._last_tail_check = time.monotonic()
+        self._backlogged_at = 0.0  # when consume() last returned a full batch
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -78,24 +81,30 @@ class ProjectionRunner:
         the latency floor of a quiet stream: keep it short."""
         messages = self.consumer.consume(self.settings.projection_batch_size, timeout)
         events = [m for m in messages if not self._is_error(m)]
+        now = time.monotonic()
+        for message in events:
+            self._last_arrival[_source(message)] = now
+        if len(messages) == self.settings.projection_batch_size:
+            self._backlogged_at = now
         if events:
-            self._quiet_since = time.monotonic()
             gaps = self._apply(events)
             if gaps:
                 self._reread(gaps)
             else:
                 self.consumer.commit(asynchronous=True)
-        elif time.monotonic() - self._quiet_since > TAIL_CHECK_S:
-            self._quiet_since = time.monotonic()
-            if tail := self._missed_tail():
+        if now - self._last_tail_check > TAIL_CHECK_S:
+            self._last_tail_check = now
+            if tail := self._missed_tail(now):
                 self._reread(tail)
         return len(events)
 
-    def _missed_tail(self) -> set[tuple[str, int]]:
+    def _missed_tail(self, now: float) -> set[tuple[str, int]]:
         """Assigned partitions whose last messages never arrived. A chain break shows a
-        hole only when a later message comes; after the last one, nothing comes. So, when
-        quiet, compare with the heads the relay recorded once the broker acknowledged them."""
-        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        hole only when a later message comes; after the last one, nothing comes. So compare
+        each partition with the head the relay recorded once the broker acknowledged it: one
+        that stays behind with nothing arriving lost its tail, however busy the others are."""
+        if now - self._backlogged_at < TAIL_QUIET_S:
+            return set()  # a backlog is still being read: its partitions take turns
         applied = self.positions()
         missed = set()
         for context, topic in zip(self.projection.CONTEXTS, self.topics, strict=True):
@@ -104,7 +113,10 @@ class ProjectionRunner:
             ).fetchone()
             for partition, head in enumerate(row[0] if row else []):
                 key = (topic, partition)
-                if key in assigned and head > applied.get(key, 0):
+                quiet_since = self._last_arrival.get(key)
+                if quiet_since is None or head <= applied.get(key, 0):
+                    continue  # not assigned to us, or caught up
+                if now - quiet_since > TAIL_QUIET_S:
                     missed.add(key)
         return missed
 
@@ -125,8 +137,18 @@ class ProjectionRunner:
                 self.settings, group_id(self.settings, self.projection, self.generation)
             )
         )
-        consumer.subscribe(self.topics)
+        self._last_arrival.clear()
+        consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
         return consumer
+
+    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        now = time.monotonic()
+        for tp in partitions:
+            self._last_arrival[(tp.topic, tp.partition)] = now
+
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._last_arrival.pop((tp.topic, tp.partition), None)
 
     def _apply(self, messages: list[Message]) -> set[tuple[str, int]]:
         """Apply what follows on from each partition's position; return the partitions
@@ -170,8 +192,7 @@ class ProjectionRunner:
         rewind = [TopicPartition(topic, partition, 0) for topic, partition in gaps]
         self.consumer.commit(offsets=rewind, asynchronous=False)
         self.consumer.close()
-        self.consumer = self._subscribe()
-        self._quiet_since = time.monotonic()  # give the rejoin time before looking again
+        self.consumer = self._subscribe()  # assignment restarts each partition's quiet clock
 
     def _lock_positions(
         self, cur: psycopg.Cursor[Any], messages: list[Message]

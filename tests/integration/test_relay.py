@@ -1,6 +1,7 @@
 """The outbox relay, against the real event store and the real broker."""
 
 import json
+import threading
 import time
 from collections import defaultdict
 from uuid import UUID
@@ -9,6 +10,7 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from commands.shipments import Shipments
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner, group_id
 from consumers.verify import verify
@@ -18,7 +20,7 @@ from infra.partitioning import partition_for
 from infra.relay import Relay
 from infra.settings import Settings
 from tests.integration.workers import read_topic, running
-from tests.support import BOOKED_AT, book_and_scan, booking, wait_until
+from tests.support import BOOKED_AT, LATER, book_and_scan, booking, transit_scan, wait_until
 
 
 def test_every_event_reaches_its_topic_keyed_ordered_and_labelled(settings: Settings) -> None:
@@ -96,14 +98,12 @@ def test_republished_events_do_not_change_the_read_model(
         assert verify(conn, projection("tracking"), [shipments]) == []
 
 
-def skip_deliveries(settings: Settings, offset: int) -> None:
+def skip_deliveries(settings: Settings, offset: int, partitions: list[int] | None = None) -> None:
     """As if the broker had moved this group past messages it never delivered."""
     skipper = Consumer(consumer_config(settings, group_id(settings, projection("tracking"), 1)))
     topic = topic_for(settings, "shipments")
-    skipper.commit(
-        offsets=[TopicPartition(topic, p, offset) for p in range(settings.kafka_partitions)],
-        asynchronous=False,
-    )
+    chosen = range(settings.kafka_partitions) if partitions is None else partitions
+    skipper.commit(offsets=[TopicPartition(topic, p, offset) for p in chosen], asynchronous=False)
     skipper.close()
 
 
@@ -131,3 +131,52 @@ def test_messages_the_broker_never_delivered_are_read_again(
     assert runner.gaps >= 1
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert verify(conn, projection("tracking"), [shipments]) == []
+
+
+def test_a_lost_tail_on_one_partition_is_found_while_the_others_are_busy(
+    settings: Settings, database_url: str
+) -> None:
+    shipments = build_applications(settings).shipments
+    awbs = book_and_scan(shipments, 20, rounds=2)
+    partition_of = {
+        awb: partition_for(shipments.shipment(awb).id, settings.kafka_partitions) for awb in awbs
+    }
+    lost = partition_of[awbs[0]]
+    busy = [awb for awb in awbs if partition_of[awb] != lost]
+    relay = Relay(shipments, settings)
+    with running(relay):
+        stored = shipments.recorder.max_notification_id() or 0
+        assert wait_until(lambda: relay.position == stored, timeout=60)
+        skip_deliveries(settings, 10**6, [lost])
+        lost_head = relay.heads[lost]
+        runner = ProjectionRunner(projection("tracking"), settings)
+        key = (topic_for(settings, "shipments"), lost)
+        writing = threading.Event()
+        with running(runner):
+            with running(BusyWriter(shipments, busy, writing)):
+                assert wait_until(writing.is_set, timeout=30)
+                recovered = wait_until(lambda: runner.positions().get(key, 0) == lost_head, 30)
+                still_busy = runner.applied
+                assert wait_until(lambda: runner.applied > still_busy, timeout=10)
+            stored = shipments.recorder.max_notification_id() or 0
+            assert wait_until(lambda: max(runner.positions().values()) == stored, timeout=30)
+
+    assert recovered, "the lost tail was not read again while other partitions were busy"
+    assert runner.gaps >= 1
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert verify(conn, projection("tracking"), [shipments]) == []
+
+
+class BusyWriter:
+    """Scans the given shipments every 50 ms until stopped."""
+
+    def __init__(self, shipments: Shipments, awbs: list[str], started: threading.Event) -> None:
+        self.shipments, self.awbs, self.started = shipments, awbs, started
+
+    def run(self, stop: threading.Event) -> None:
+        step = 10
+        while not stop.is_set():
+            self.shipments.record_scans([(awb, transit_scan(step)) for awb in self.awbs], LATER)
+            self.started.set()
+            step += 1
+            stop.wait(0.05)
