@@ -118,7 +118,8 @@ class Settings(BaseSettings):
     def require_database_url(self) -> str:
         if not self.database_url:
             raise SystemExit(
-                "JALUR_DATABASE_URL is not set (or run `jalur up` for the embedded one)."
+                f"JALUR_DATABASE_URL is not set and no `jalur up` runs in {self.state_dir}"
+                " (run one, or run this in its folder or with its JALUR_STATE_DIR)."
             )
         return self.database_url
 
@@ -148,7 +149,8 @@ class Settings(BaseSettings):
     def require_kafka_bootstrap(self) -> str:
         if not self.kafka_bootstrap:
             raise SystemExit(
-                "JALUR_KAFKA_BOOTSTRAP is not set (or run `jalur up` for the embedded one)."
+                f"JALUR_KAFKA_BOOTSTRAP is not set and no `jalur up` runs in {self.state_dir}"
+                " (run one, or run this in its folder or with its JALUR_STATE_DIR)."
             )
         return self.kafka_bootstrap
 
