@@ -65,23 +65,14 @@ class Child:
 
 def up(settings: Settings) -> None:
     """Run everything until Ctrl-C or SIGTERM, then stop it all and return."""
-    state_dir = settings.state_dir.expanduser().resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    run = RunDir(state_dir)
-    lock = run.lock()
-    run.stop_leftovers(state_dir / "postgres")
-    run.record(UP, os.getpid())
+    state_dir, run, lock = _claim_state_dir(settings)
     stop = threading.Event()
     with contextlib.ExitStack() as stack:
         stack.enter_context(_stop_on_signals(stop))
         _start_watchdog(settings, state_dir, lock, run, stack)
         os.close(lock)  # the watchdog holds it now, until it is done
         env = _start_services(settings, state_dir, run, stack)
-        up_process = Recorded.of(os.getpid())
-        assert up_process is not None
-        endpoints.write(
-            state_dir, up_process, env["JALUR_DATABASE_URL"], env["JALUR_KAFKA_BOOTSTRAP"]
-        )
+        _tell_operators(state_dir, env)
         children = _children()
         admin_password = prepare(_settings_from(settings, env))
         _print_urls(settings, state_dir, env)
@@ -97,6 +88,17 @@ def up(settings: Settings) -> None:
         finally:
             _terminate(children)
     log.info("stopped")
+
+
+def _claim_state_dir(settings: Settings) -> tuple[Path, RunDir, int]:
+    """The state folder, locked for this run, with whatever an earlier run left stopped."""
+    state_dir = settings.state_dir.expanduser().resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    run = RunDir(state_dir)
+    lock = run.lock()
+    run.stop_leftovers(state_dir / "postgres")
+    run.record(UP, os.getpid())
+    return state_dir, run, lock
 
 
 def _start_watchdog(
@@ -125,6 +127,13 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def _children() -> list[Child]:
     programs = [["api"], ["relay"], *(["consume", name] for name in PROJECTIONS)]
     return [Child(" ".join(args), [sys.executable, "-m", "infra.cli", *args]) for args in programs]
+
+
+def _tell_operators(state_dir: Path, env: dict[str, str]) -> None:
+    """Where the database and broker are, for operator commands run in this folder."""
+    this = Recorded.of(os.getpid())
+    if this is not None:  # None off Linux: no /proc to tell a live run from a pid reused
+        endpoints.write(state_dir, this, env["JALUR_DATABASE_URL"], env["JALUR_KAFKA_BOOTSTRAP"])
 
 
 def _start_services(
