@@ -6,12 +6,15 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from uuid import uuid4
 
+from psycopg import sql as psycopg_sql
 from pydantic import SecretStr
 
 from commands.shipments import Shipments
@@ -19,6 +22,8 @@ from domain.booking import Booking, Parcel, Party
 from domain.shipments import Scan
 from infra.settings import Settings
 
+T = TypeVar("T")
+R = TypeVar("R")
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 BOOKED_AT = T0 - timedelta(hours=1)  # the "now" of bookings in tests
@@ -88,3 +93,77 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
             return True
         time.sleep(interval)
     return condition()
+
+
+class Threads:
+    """Threads whose exceptions fail the test. `start` runs a target on a new thread;
+    `join` waits for all of them and raises if any raised or is still running."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+        self._threads: list[threading.Thread] = []
+
+    def start(self, target: Callable[..., Any], *args: Any) -> None:
+        def guarded() -> None:
+            try:
+                target(*args)
+            except BaseException as error:
+                self.errors.append(error)
+
+        thread = threading.Thread(target=guarded, name=getattr(target, "__qualname__", None))
+        self._threads.append(thread)
+        thread.start()
+
+    def join(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        assert not stuck, f"threads still running after {timeout}s: {stuck}"
+        if self.errors:
+            raise AssertionError(f"{len(self.errors)} thread(s) raised: {self.errors!r}") from (
+                self.errors[0]
+            )
+
+
+def run_at_once(work: Callable[[T], R], inputs: Iterable[T], timeout: float = 120) -> list[R]:
+    """`work(x)` for every input, each on its own thread, released together by a barrier;
+    the results in input order. Any thread's exception fails the caller, and so does a
+    missing result: exactly one result per input or an AssertionError."""
+    items = list(inputs)
+    barrier = threading.Barrier(len(items))
+    results: dict[int, R] = {}
+
+    def one(index: int, item: T) -> None:
+        barrier.wait(timeout)
+        results[index] = work(item)
+
+    threads = Threads()
+    for index, item in enumerate(items):
+        threads.start(one, index, item)
+    threads.join(timeout)
+    assert len(results) == len(items), f"{len(results)} results for {len(items)} inputs"
+    return [results[index] for index in range(len(items))]
+
+
+def database_snapshot(conn: Any, exclude: Iterable[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table and view in every schema of the database (system schemas aside),
+    by "schema.table", rows in a stable order; `exclude` names tables left out."""
+    skipped = set(exclude)
+    tables = conn.execute(
+        """SELECT table_schema || '.' || table_name FROM information_schema.tables
+           WHERE table_type IN ('BASE TABLE', 'VIEW')
+             AND table_schema NOT IN ('pg_catalog', 'information_schema')
+           ORDER BY 1"""
+    ).fetchall()
+    unknown = skipped - {name for (name,) in tables}
+    assert not unknown, f"excluded tables that do not exist: {unknown}"
+    snapshot: dict[str, list[tuple[Any, ...]]] = {}
+    for (name,) in tables:
+        if name not in skipped:
+            schema, table = name.split(".", 1)
+            query = psycopg_sql.SQL("SELECT * FROM {}.{}").format(
+                psycopg_sql.Identifier(schema), psycopg_sql.Identifier(table)
+            )
+            snapshot[name] = sorted(conn.execute(query).fetchall(), key=repr)
+    return snapshot

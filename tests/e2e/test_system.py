@@ -1,10 +1,15 @@
 """The whole system as a courier's clients meet it: HTTPS, device keys, public tracking."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from tests.e2e.conftest import System
+import httpx
+import psycopg
+
+from tests.e2e.conftest import System, create_key
+from tests.support import run_at_once
 
 
 def booking() -> dict[str, Any]:
@@ -46,7 +51,9 @@ def scan(code: str, seconds_ago: int, **extra: Any) -> dict[str, Any]:
 def test_a_shipment_is_booked_scanned_delivered_and_tracked_over_https(system: System) -> None:
     headers = {"X-API-Key": system.api_key}
     with system.client() as client:
-        awb = client.post("/v1/shipments", json=booking(), headers=headers).json()["awb"]
+        booked = client.post("/v1/shipments", json=booking(), headers=headers)
+        assert booked.status_code == 201, booked.text
+        awb = booked.json()["awb"]
         journey = [
             scan("PU1", 50),
             scan("OP1", 40),
@@ -58,11 +65,9 @@ def test_a_shipment_is_booked_scanned_delivered_and_tracked_over_https(system: S
         )
         assert batch.status_code == 201, batch.text
 
-        tracked = client.get(
-            f"/v1/track/{awb}", params={"consistency_token": batch.json()["consistency_token"]}
-        )
+        tracked = track_when_visible(client, awb, batch.json()["consistency_token"])
 
-    assert tracked.status_code == 200
+    assert tracked.status_code == 200, tracked.text
     body = tracked.json()
     assert body["status"] == "delivered"
     assert [h["code"] for h in body["history"]] == ["PU1", "OP1", "IP3", "D01"]
@@ -81,19 +86,66 @@ def test_the_api_speaks_only_tls_with_security_headers(system: System) -> None:
 
 def test_scanning_without_a_key_is_refused_and_changes_nothing(system: System) -> None:
     with system.client() as client:
-        awb = client.post(
-            "/v1/shipments", json=booking(), headers={"X-API-Key": system.api_key}
-        ).json()["awb"]
+        booked = client.post("/v1/shipments", json=booking(), headers={"X-API-Key": system.api_key})
+        assert booked.status_code == 201, booked.text
+        awb, token = booked.json()["awb"], booked.json()["consistency_token"]
         refused = client.post(f"/v1/shipments/{awb}/scans", json=scan("PU1", 1))
         wrong = client.post(
             f"/v1/shipments/{awb}/scans", json=scan("PU1", 1), headers={"X-API-Key": "jlk_guess"}
         )
-        tracked = client.get(f"/v1/track/{awb}")
+        tracked = track_when_visible(client, awb, token)
     assert (refused.status_code, wrong.status_code) == (401, 401)
     assert refused.json()["error"]["code"] == "unauthenticated"
-    assert tracked.status_code in (200, 404)  # the booking may not be projected yet
-    if tracked.status_code == 200:
-        assert tracked.json()["history"] == []
+    assert wrong.json()["error"]["code"] == "invalid_api_key"
+    assert tracked.status_code == 200, tracked.text
+    assert tracked.json()["status"] == "info_received"
+    assert tracked.json()["history"] == []
+
+
+def track_when_visible(client: httpx.Client, awb: str, token: str) -> httpx.Response:
+    """Public tracking with the write's consistency token: the booking is visible in the
+    answer. A 503 (read model still catching up) is retried, as clients do; it must end."""
+    response = client.get(f"/v1/track/{awb}", params={"consistency_token": token})
+    deadline = time.monotonic() + 60
+    while response.status_code == 503 and time.monotonic() < deadline:
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+        response = client.get(f"/v1/track/{awb}", params={"consistency_token": token})
+    return response
+
+
+def test_ten_simultaneous_retries_over_https_book_once_per_caller(system: System) -> None:
+    other_key = create_key(system.database_url)
+    key = f"order-{uuid4().hex[:12]}"
+
+    def attempt(api_key: str) -> tuple[int, str]:
+        with system.client() as client:
+            response = client.post(
+                "/v1/shipments",
+                json=booking(),
+                headers={"X-API-Key": api_key, "Idempotency-Key": key},
+            )
+        return response.status_code, response.json().get("awb", response.text)
+
+    before = booked_events(system)
+    answers = run_at_once(attempt, [system.api_key] * 10 + [other_key] * 10)
+
+    assert {status for status, _ in answers} == {201}, answers
+    mine, theirs = {awb for _, awb in answers[:10]}, {awb for _, awb in answers[10:]}
+    assert len(mine) == 1, answers
+    assert len(theirs) == 1, answers
+    assert mine != theirs
+    assert booked_events(system) == before + 2  # one Shipment.Booked per caller
+
+
+def booked_events(system: System) -> int:
+    """How many Shipment.Booked events the event store holds."""
+    with psycopg.connect(system.database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM shipments.shipments_events WHERE topic LIKE %s",
+            ("%Shipment.Booked",),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_personal_data_never_reaches_any_log(system: System) -> None:
@@ -111,9 +163,7 @@ def test_personal_data_never_reaches_any_log(system: System) -> None:
         token = client.post(f"/v1/shipments/{awb}/scans", json=delivery, headers=headers).json()[
             "consistency_token"
         ]
-        assert (
-            client.get(f"/v1/track/{awb}", params={"consistency_token": token}).status_code == 200
-        )
+        assert track_when_visible(client, awb, token).status_code == 200
         client.post("/v1/shipments", json={**body, "cod_amount": "not money"}, headers=headers)
         client.post(f"/v1/shipments/{awb}/scans", json=delivery | {"scan_id": "x"}, headers=headers)
 

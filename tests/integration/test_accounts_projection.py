@@ -24,7 +24,7 @@ from infra.relay import Relay
 from infra.settings import Settings
 from projections.accounts_queries import current_policy, profile
 from tests.integration.workers import running
-from tests.support import T0, wait_until
+from tests.support import T0, run_at_once, wait_until
 
 ACCOUNTS = projection("accounts")
 PROFILE = {
@@ -51,9 +51,11 @@ def projecting(apps: Applications, settings: Settings) -> Iterator[ProjectionRun
 
 
 def caught_up(apps: Applications, runner: ProjectionRunner) -> bool:
-    """Every stored event applied (counted: failed inserts may leave notification id gaps)."""
+    """Every stored event applied, each exactly once (counted: failed inserts may leave
+    notification id gaps). Waits while fewer are applied; more than stored is a failure."""
     stored = len(apps.accounts.recorder.select_notifications(start=1, limit=100_000))
-    return wait_until(lambda: runner.applied >= stored, timeout=60)
+    wait_until(lambda: runner.applied >= stored, timeout=60)
+    return runner.applied == stored
 
 
 def register(apps: Applications) -> UUID:
@@ -150,20 +152,13 @@ def test_ensure_policy_from_four_processes_at_once_publishes_one_version(
     apps: Applications, settings: Settings, database_url: str
 ) -> None:
     others = [build_applications(settings) for _ in range(4)]  # one per "process"
-    start = threading.Barrier(len(others))
-    published: list[bool] = []
-
-    def seed(own: Applications) -> None:
-        start.wait()
-        published.append(ensure_policy(own.accounts, f"Policy text {id(own)}.", T0))
-
-    threads = [threading.Thread(target=seed, args=(own,)) for own in others]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for own in others:
-        own.close()
+    try:
+        published = run_at_once(
+            lambda own: ensure_policy(own.accounts, f"Policy text {id(own)}.", T0), others
+        )
+    finally:
+        for own in others:
+            own.close()
 
     assert sorted(published) == [False, False, False, True]
     assert len(apps.accounts.recorder.select_events(POLICY_ID)) == 1

@@ -23,7 +23,7 @@ from infra.keys import create_key, revoke_key
 from infra.partitioning import token_for
 from infra.relay import Relay
 from infra.settings import Settings
-from tests.support import BOOKED_AT, booking
+from tests.support import BOOKED_AT, Threads, booking, database_snapshot, run_at_once, wait_until
 
 
 @dataclass
@@ -43,19 +43,16 @@ def api(settings: Settings) -> Iterator[Api]:
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
         key_id, secret = create_key(conn, "CGK10000", "test scanner")
     stop = threading.Event()
-    workers = [
-        Relay(container.shipments, settings),
-        ProjectionRunner(projection("tracking"), settings),
-    ]
-    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    with TestClient(create_app(container)) as client:
-        yield Api(client, {"X-API-Key": secret}, container, key_id)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    container.close()
+    workers = Threads()  # a relay or runner that dies fails the test at teardown
+    workers.start(Relay(container.shipments, settings).run, stop)
+    workers.start(ProjectionRunner(projection("tracking"), settings).run, stop)
+    try:
+        with TestClient(create_app(container)) as client:
+            yield Api(client, {"X-API-Key": secret}, container, key_id)
+    finally:
+        stop.set()
+        workers.join(timeout=30)
+        container.close()
 
 
 def booking_body(**changes: Any) -> dict[str, Any]:
@@ -307,15 +304,16 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
 ) -> None:
     awb = book(api)
     delivered = book(api)
-    api.client.post(
+    delivery = api.client.post(
         f"/v1/shipments/{delivered}/scans",
         json=scan_body("D01", 2, recipient_name="Siti"),
         headers=api.headers,
     )
+    assert delivery.status_code == 201, delivery.text
     typo = awb[:-1] + str((int(awb[-1]) + 1) % 10)  # a wrong check digit
     path = path.format(awb=awb, delivered=delivered, awb_typo=typo)
     body = make_body()
-    before = api.stored_events()
+    before = settled_snapshot(api, delivered, delivery.json()["consistency_token"])
 
     if isinstance(body, bytes | Iterator):  # an iterator is sent chunked, without Content-Length
         response = api.client.post(
@@ -327,7 +325,37 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
-    assert api.stored_events() == before
+    assert everything(api) == before
+
+
+# Tables a refused request may legitimately change. None today: every bad request above
+# is made with a valid device key, and nothing records its use. Add a table here (login
+# throttle buckets, for one, if a case ever signs in) only with the reason.
+MAY_CHANGE_ON_REFUSAL: tuple[str, ...] = ()
+
+
+def everything(api: Api) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table and read model of the test database, event stores included."""
+    with api.container.pool.connection() as conn:
+        snapshot = database_snapshot(conn, exclude=MAY_CHANGE_ON_REFUSAL)
+    assert {"shipments.shipments_events", "public.tracking_shipments"} <= snapshot.keys()
+    return snapshot
+
+
+def settled_snapshot(api: Api, awb: str, token: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The database once the read model has the setup's last write and the background relay
+    and projection have nothing left to do (two snapshots in a row agree)."""
+    caught_up = api.client.get(f"/v1/track/{awb}", params={"consistency_token": token})
+    assert caught_up.status_code == 200, caught_up.text
+    taken = [everything(api)]
+
+    def still() -> bool:
+        time.sleep(0.3)
+        taken.append(everything(api))
+        return taken[-1] == taken[-2]
+
+    assert wait_until(still, timeout=20, interval=0), "the database never settled"
+    return taken[-1]
 
 
 def test_malformed_or_unissued_consistency_tokens_are_refused(api: Api) -> None:
@@ -354,11 +382,45 @@ def test_lagging_reads_beyond_the_waiter_cap_answer_503_at_once(settings: Settin
             response = client.get("/v1/track", params={"awb": "JL0", "consistency_token": token})
             finished.append((name, response.status_code))
 
-        waiting = threading.Thread(target=read, args=("waiting",))
-        waiting.start()
+        waiting = Threads()
+        waiting.start(read, "waiting")
         time.sleep(0.5)  # let the first read take the only waiter's place
         read("refused")
-        waiting.join()
+        waiting.join(timeout=30)
     container.close()
 
     assert finished == [("refused", 503), ("waiting", 503)]
+
+
+def booked_events(api: Api) -> list[tuple[Any, ...]]:
+    """The shipment id of every Shipment.Booked event in the event store."""
+    with api.container.pool.connection() as conn:
+        return conn.execute(
+            "SELECT originator_id FROM shipments.shipments_events WHERE topic LIKE %s",
+            ("%Shipment.Booked",),
+        ).fetchall()
+
+
+def test_ten_simultaneous_retries_of_one_booking_make_one_shipment(
+    api: Api, settings: Settings
+) -> None:
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        _, other_secret = create_key(conn, "CGK10000", "another counter")
+    before = booked_events(api)
+
+    def attempt(headers: dict[str, str]) -> tuple[int, str]:
+        response = api.client.post("/v1/shipments", json=booking_body(), headers=headers)
+        return response.status_code, response.json().get("awb", response.text)
+
+    same = {**api.headers, "Idempotency-Key": "order-2026-race-1"}
+    other_caller = {"X-API-Key": other_secret, "Idempotency-Key": "order-2026-race-1"}
+    answers = run_at_once(attempt, [same] * 10 + [other_caller] * 10)
+
+    mine, theirs = answers[:10], answers[10:]
+    assert {status for status, _ in answers} == {201}, answers
+    assert len({awb for _, awb in mine}) == 1, mine
+    assert len({awb for _, awb in theirs}) == 1, theirs
+    assert mine[0][1] != theirs[0][1]  # the same key from another caller is another booking
+    assert len(booked_events(api)) == len(before) + 2
+    for awb in (mine[0][1], theirs[0][1]):
+        assert api.container.shipments.shipment(awb).awb == awb

@@ -1,7 +1,6 @@
 """The keyring on real PostgreSQL: keys made once per subject, wrapped, and gone for good."""
 
 import base64
-import threading
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -13,7 +12,7 @@ from domain.sealing import SubjectErased
 from infra.crypto import Keyring
 from infra.db import make_pool
 from infra.schema import create_tables
-from tests.support import new_master_key
+from tests.support import new_master_key, run_at_once
 
 
 def random_master_key() -> bytes:
@@ -64,21 +63,13 @@ def test_keys_are_stored_wrapped_never_in_clear(keyring: Keyring, database_url: 
 def test_concurrent_first_seals_of_one_subject_agree_on_one_key(
     keyring: Keyring, database_url: str, master_key: bytes
 ) -> None:
-    subject, results = uuid4(), []
+    subject = uuid4()
     pool = make_pool(database_url, 8, "keyring-race")
     rings = [Keyring(pool, master_key) for _ in range(8)]
-    start = threading.Barrier(len(rings))
-
-    def seal(ring: Keyring) -> None:
-        start.wait()
-        results.append(ring.seal(subject, {"name": "Ayu"})["name"])
-
-    threads = [threading.Thread(target=seal, args=(ring,)) for ring in rings]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    pool.close()
+    try:
+        results = run_at_once(lambda ring: ring.seal(subject, {"name": "Ayu"})["name"], rings)
+    finally:
+        pool.close()
     assert set(keyring.unseal_many(results).values()) == {"Ayu"}
 
 

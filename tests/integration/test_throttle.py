@@ -1,6 +1,5 @@
 """Login throttling on real PostgreSQL: caps hold under concurrent attempts."""
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +10,7 @@ from domain.login_policy import ACCOUNT_LOCK_AT, ACCOUNT_WINDOW, CLIENT_LOCK_AT,
 from infra.db import make_pool
 from infra.schema import create_tables
 from infra.throttle import LoginThrottle
+from tests.support import run_at_once
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 ACCOUNT = "blind-index-of-someone"
@@ -43,24 +43,8 @@ def lock_untrusted(throttle: LoginThrottle) -> None:
 def test_fifty_simultaneous_attempts_on_one_account_let_exactly_ten_through(
     throttle: LoginThrottle,
 ) -> None:
-    start = threading.Barrier(ATTACKERS)
-    verdicts: list[Verdict] = []
-    errors: list[BaseException] = []
+    verdicts = run_at_once(lambda n: attempt(throttle, f"203.0.113.{n}"), range(ATTACKERS))
 
-    def attack(n: int) -> None:
-        start.wait()
-        try:
-            verdicts.append(attempt(throttle, f"203.0.113.{n}"))
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=attack, args=(n,)) for n in range(ATTACKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     allowed = [v for v in verdicts if v.allowed]
     refused = [v for v in verdicts if not v.allowed]
     assert sorted(v.delay_s for v in allowed) == [0, 0, 0, 0, 0.5, 1, 2, 4, 8, 8]

@@ -11,19 +11,22 @@ from confluent_kafka import Consumer
 
 from infra.kafka import consumer_config, topic_for
 from infra.settings import Settings
+from tests.support import Threads
 
 
 @contextmanager
 def running(worker: Any) -> Iterator[threading.Event]:
-    """Runs `worker.run(stop)` on a thread until the block ends; yields the stop event."""
+    """Runs `worker.run(stop)` on a thread until the block ends; yields the stop event.
+    The worker must stop within 30 s once told to, and an exception it raised fails the
+    test when the block ends (a worker that died mid-test is a failure, not a quiet pass)."""
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
+    threads = Threads()
+    threads.start(worker.run, stop)
     try:
         yield stop
     finally:
         stop.set()
-        thread.join(timeout=30)
+        threads.join(timeout=30)
 
 
 def read_topic(settings: Settings, expected: int, timeout: float = 60) -> list[Any]:
