@@ -216,7 +216,9 @@ class ProjectionRunner:
         error = message.error()
         if error is None:
             return False
-        if error.code() != KafkaError._PARTITION_EOF:
+        if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:  # until the relay creates it
+            log.info("waiting for %s's topics: %s", self.projection.NAME, error.str())
+        elif error.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error on %s: %s", self.projection.NAME, error)
         return True
 

@@ -94,7 +94,8 @@ def relay_verify(
             console.print(
                 f"{app.name}: {report.stored} stored, {report.acknowledged} acknowledged by the "
                 f"broker, {report.copies_checked} copies checked, "
-                + ("clean" if report.clean else f"{len(report.findings)} problem(s)")
+                + ("clean" if report.clean else f"{len(report.findings)} problem(s)"),
+                soft_wrap=True,
             )
     apps.close()
     if not clean:

@@ -47,6 +47,11 @@ def eventsourcing_env(database_url: str, schema: str) -> dict[str, str]:
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
         "APPLICATION_RECORDER_TOPIC": "infra.event_store:CommitOrderedRecorder",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        # One connection kept open per application and process, more opened on demand:
+        # the library's default keeps five open, and a whole system of processes then
+        # exhausted a server's 100 connections while idle.
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": "9",
         "AGGREGATE_CACHE_MAXSIZE": "10000",
     }
 
