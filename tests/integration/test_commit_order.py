@@ -114,6 +114,7 @@ def test_an_event_committed_late_is_still_published_in_id_order(
         time.sleep(HOLD_S)
         held.commit()
         thread.join(timeout=30)
+        assert not thread.is_alive()
         stored = all_ids(shipments)
         messages = read_topic(settings, expected=len(stored), timeout=30)
 

@@ -16,7 +16,7 @@ from consumers.verify import verify
 from infra.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.crashes import Processes
-from tests.support import LATER, book_and_scan, transit_scan, wait_until
+from tests.support import LATER, Threads, book_and_scan, transit_scan, wait_until
 
 SHIPMENTS = 100
 ROUNDS = 100  # one scan per shipment per round: 10,000 scans
@@ -55,14 +55,16 @@ def test_kill_9_during_a_stream_loses_and_duplicates_nothing(
     shipments = build_applications(settings).shipments
     awbs = book_and_scan(shipments, SHIPMENTS)
     processes = Processes(settings, tmp_path, COMMANDS)
-    writer = threading.Thread(target=write_stream, args=(shipments, awbs, 0.15))
+    writing = threading.Event()
+    writer = Threads()
+    writer.start(lambda: (writing.set(), write_stream(shipments, awbs, 0.15), writing.clear()))
     chance = random.Random(os.environ.get("JALUR_TEST_SEED", "crash"))
     try:
-        writer.start()
-        while writer.is_alive():
+        assert wait_until(writing.is_set, timeout=10)
+        while writing.is_set():
             time.sleep(chance.uniform(0.3, 2.0))
             processes.kill_and_restart(chance.choice(["relay", "consumer"]))
-        writer.join()
+        writer.join(timeout=120)
         assert_read_model_complete_and_exact(database_url, shipments)
     finally:
         processes.stop()
