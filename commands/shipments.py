@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 
-from commands.writes import Written, retry_on_conflict
+from commands.writes import Written, already_written, retry_on_conflict
 from domain import waybill
 from domain.booking import Booking, check_booking, sealed_facts
 from domain.errors import Conflict, NotFound, RuleViolation
@@ -124,7 +124,8 @@ class Shipments(Application[UUID]):
                 "This idempotency key was used for a different booking.",
                 code="idempotency_key_reused",
             )
-        return Booked(shipment_id, shipment.awb, Written(()))
+        first = already_written(self.recorder, [shipment_id, Waybill.create_id(shipment.awb)])
+        return Booked(shipment_id, shipment.awb, Written.of([], first))
 
     def shipment(self, awb: str) -> Shipment:
         """The shipment holding a waybill number, or NotFound."""
@@ -156,7 +157,8 @@ class Shipments(Application[UUID]):
             shipment = self.shipment(awb)
             recorded = shipment.record_scan(scan, now, self.sealer)
             recordings = self.save(shipment)
-            return ScanOutcome(awb, scan.scan_id, recorded), Written.of(recordings)
+            earlier = {} if recorded else already_written(self.recorder, [shipment.id])
+            return ScanOutcome(awb, scan.scan_id, recorded), Written.of(recordings, earlier)
 
         return retry_on_conflict(attempt)
 
@@ -194,4 +196,6 @@ class Shipments(Application[UUID]):
         if errors:
             raise ScanBatchRejected(errors)
         recordings = self.save(*shipments.values())
-        return outcomes, Written.of(recordings)
+        saved = {recording.domain_event.originator_id for recording in recordings}
+        unchanged = [s.id for s in shipments.values() if s.id not in saved]
+        return outcomes, Written.of(recordings, already_written(self.recorder, unchanged))

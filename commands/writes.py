@@ -4,7 +4,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.persistence import RecordConflictError, Recording
@@ -22,11 +22,28 @@ class Written:
     positions: tuple[tuple[UUID, int], ...]
 
     @classmethod
-    def of(cls, recordings: Sequence[Recording[UUID]]) -> "Written":
-        last: dict[UUID, int] = {}
+    def of(
+        cls, recordings: Sequence[Recording[UUID]], earlier: dict[UUID, int] | None = None
+    ) -> "Written":
+        """What these recordings wrote, and where `earlier` commands left other aggregates."""
+        last = dict(earlier or {})
         for recording in recordings:
             last[recording.domain_event.originator_id] = recording.notification.id
         return cls(tuple(last.items()))
+
+
+@runtime_checkable
+class KnowsPositions(Protocol):
+    def last_notification_ids(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]: ...
+
+
+def already_written(recorder: object, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+    """Where earlier commands left these aggregates, so a retried command's token covers
+    what the first attempt wrote. The in-memory recorder of unit tests keeps no such
+    index; there every write is visible at once anyway."""
+    if not aggregate_ids or not isinstance(recorder, KnowsPositions):
+        return {}
+    return recorder.last_notification_ids(aggregate_ids)
 
 
 def retry_on_conflict(attempt: Callable[[], T]) -> T:

@@ -12,6 +12,9 @@ transaction at a time; readers (ACCESS SHARE) are never blocked by it.
 Every application gets this recorder through `infra.db.eventsourcing_env`.
 """
 
+from collections.abc import Sequence
+from uuid import UUID
+
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -31,6 +34,16 @@ class CommitOrderedRecorder(PostgresApplicationRecorder):
         )
         self.sql_create_pg_function_insert_events = statement
         self.sql_create_statements[self.create_insert_function_statement_index] = statement
+
+    def last_notification_ids(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """Where each aggregate's newest event landed in the notification log."""
+        statement = SQL(
+            "SELECT originator_id, max(notification_id) FROM {}.{} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, (list(originator_ids),))
+            return {row["originator_id"]: row["max"] for row in cursor.fetchall()}
 
 
 def _insert_function(

@@ -172,6 +172,7 @@ def test_retrying_a_booking_with_its_idempotency_key_returns_the_first_awb(api: 
 
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry.json()["awb"] == first.json()["awb"]
+    assert retry.json()["consistency_token"] == first.json()["consistency_token"]
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_key_reused"
 
@@ -185,7 +186,12 @@ def test_a_repeated_scan_id_is_recorded_once(api: Api) -> None:
 
     assert (first.status_code, retry.status_code) == (201, 200)
     assert (first.json()["recorded"], retry.json()["recorded"]) == (True, False)
+    assert retry.json()["consistency_token"] == first.json()["consistency_token"]
     assert api.stored_events() == before
+    batch = {"scans": [{**scan, "awb": awb}]}
+    again = api.client.post("/v1/scans", json=batch, headers=api.headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["consistency_token"] == first.json()["consistency_token"]
 
 
 def test_a_batch_with_one_bad_scan_stores_nothing_and_names_the_item(api: Api) -> None:
