@@ -190,12 +190,13 @@ class Relay:
             self._refresh_marker(marker_client)
             self._find_unplaced_partitions()
             return
-        self._republish(marker_client, first_start=stored is None)
+        expected = stored is None or self.settings.kafka_memory_only
+        self._republish(marker_client, expected=expected)
 
-    def _republish(self, marker_client: Consumer, *, first_start: bool) -> None:
+    def _republish(self, marker_client: Consumer, *, expected: bool) -> None:
         """Start a new publication from notification 1 under a new marker."""
         assert self.conn is not None
-        if first_start:
+        if expected:  # a first start, or a broker that keeps nothing across restarts
             log.info("publishing %s from the start on a new broker", self.topic)
         else:
             log.warning(

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=8, ge=1, le=1024)
     kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
     kafka_fetch_wait_max_ms: int = Field(default=10, ge=0)
+    kafka_memory_only: bool = Field(
+        default=False,
+        description="The broker keeps nothing across its restarts (jalur up's embedded one): "
+        "the relay's republish after one is expected, logged at info rather than as a warning.",
+    )
     state_dir: Path = Path(".jalur")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8443, ge=0, le=65535)

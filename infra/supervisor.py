@@ -159,6 +159,7 @@ def _start_services(
         "JALUR_MASTER_KEY": master_key(settings, state_dir),
         "JALUR_DATABASE_URL": database_url,
         "JALUR_KAFKA_BOOTSTRAP": bootstrap,
+        "JALUR_KAFKA_MEMORY_ONLY": str(settings.kafka_memory_only or not settings.kafka_bootstrap),
         "JALUR_TLS_CERT": str(Path(cert).resolve()),
         "JALUR_TLS_KEY": str(Path(key).resolve()),
     }

@@ -2,6 +2,7 @@
 broker that kept its data, a republish after the broker lost it), and exact about each
 mistake in a topic written by hand."""
 
+import logging
 import subprocess
 import sys
 from uuid import UUID
@@ -74,10 +75,18 @@ def test_a_second_copy_on_a_broker_that_kept_the_first_verifies_clean(
     assert verified(shipments, settings) == []
 
 
+@pytest.mark.parametrize(("memory_only", "level"), [(False, logging.WARNING), (True, logging.INFO)])
 def test_a_republish_after_the_broker_lost_everything_verifies_clean(
-    database_url: str, own_broker: EmbeddedBroker
+    database_url: str,
+    own_broker: EmbeddedBroker,
+    caplog: pytest.LogCaptureFixture,
+    memory_only: bool,
+    level: int,
 ) -> None:
+    """An operator is warned of a broker that lost its data, unless it keeps none by design."""
     settings = make_settings(database_url, own_broker.bootstrap)
+    settings.kafka_memory_only = memory_only
+    caplog.set_level(logging.INFO, logger="infra.relay")
     shipments = build_applications(settings).shipments
     book_and_scan(shipments, 10, rounds=2)
     stored = shipments.recorder.max_notification_id() or 0
@@ -88,6 +97,8 @@ def test_a_republish_after_the_broker_lost_everything_verifies_clean(
         assert wait_until(lambda: len(_copies(database_url)) == 2, timeout=60)
         assert wait_until(lambda: published(relay, stored), timeout=60)
     assert verified(shipments, settings) == []
+    republished = [r for r in caplog.records if "from the start" in r.getMessage()]
+    assert [r.levelno for r in republished] == [logging.INFO, level]  # first start, then loss
 
 
 class HandPublisher:
