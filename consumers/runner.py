@@ -25,7 +25,7 @@ from consumers import generations
 from consumers.registry import Projection
 from domain.public import PublicEvent
 from infra.db import migration_lock
-from infra.kafka import consumer_config, topic_for
+from infra.kafka import consumer_config, header_int, topic_for
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -243,9 +243,7 @@ def _source(message: Message) -> tuple[str, int]:
 
 
 def _header(message: Message, wanted: str) -> int:
-    headers = message.headers() or []
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    for name, value in pairs:
-        if name == wanted and value is not None:
-            return int(value)
-    raise ValueError(f"message at {message.topic()}/{message.partition()} has no {wanted}")
+    value = header_int(message, wanted)
+    if value is None:
+        raise ValueError(f"message at {message.topic()}/{message.partition()} has no {wanted}")
+    return value

@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -25,6 +26,16 @@ class _ChosenExperimental(logging.Filter):
 
 librdkafka_log = logging.getLogger("jalur.librdkafka")
 librdkafka_log.addFilter(_ChosenExperimental())
+
+
+def header_int(message: Message, name: str) -> int | None:
+    """An integer header the relay set (notification ids), or None if it is absent."""
+    headers = message.headers() or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for key, value in pairs:
+        if key == name and value is not None:
+            return int(value)
+    return None
 
 
 def topic_for(settings: Settings, context: str) -> str:

@@ -21,7 +21,7 @@ from eventsourcing.application import Application
 from psycopg import Connection
 
 from infra import publications
-from infra.kafka import consumer_config, topic_for
+from infra.kafka import consumer_config, header_int, topic_for
 from infra.partitioning import partition_for
 from infra.publications import Publication
 from infra.settings import Settings
@@ -218,9 +218,5 @@ def _notification_id(message: Message) -> int:
 
 
 def _header(message: Message, name: str) -> int:
-    headers = message.headers() or []
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    for key, value in pairs:
-        if key == name and value is not None:
-            return int(value)
-    return -1
+    value = header_int(message, name)
+    return -1 if value is None else value

@@ -86,6 +86,19 @@ def start_process(settings: Settings, *args: str, log: Path) -> subprocess.Popen
         )
 
 
+def run_jalur(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run an operator command (`jalur ARGS...`) to its end, as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args],
+        env=settings_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,7 +16,7 @@ from infra.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.crashes import Processes
 from tests.integration.load_writers import run_writers
-from tests.support import ROOT, book_and_scan, settings_env, wait_until
+from tests.support import ROOT, book_and_scan, run_jalur, settings_env, wait_until
 
 SHIPMENTS = 200
 THREAD_WRITERS = 8
@@ -47,18 +47,6 @@ def writer_process(
 def scans_in_read_model(database_url: str) -> list[UUID]:
     with psycopg.connect(database_url) as conn:
         return [row[0] for row in conn.execute("SELECT scan_id FROM tracking_scans").fetchall()]
-
-
-def jalur(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
-        env=settings_env(settings),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.mark.slow
@@ -101,9 +89,9 @@ def test_sixteen_writers_in_threads_and_processes_lose_and_duplicate_nothing(
     seen = scans_in_read_model(database_url)
     assert len(seen) == len(acknowledged), "a scan was applied twice, or one not acknowledged"
     assert set(seen) == set(acknowledged)
-    relay_check = jalur(settings, "relay", "verify")
+    relay_check = run_jalur(settings, "relay", "verify")
     assert relay_check.returncode == 0, relay_check.stdout + relay_check.stderr
     events = len(acknowledged) + 2 * SHIPMENTS  # each booking is two events
     assert f"shipments: {events} stored, {stored} acknowledged" in relay_check.stdout
-    replay_check = jalur(settings, "projections", "verify", "tracking")
+    replay_check = run_jalur(settings, "projections", "verify", "tracking")
     assert replay_check.returncode == 0, replay_check.stdout + replay_check.stderr

@@ -3,8 +3,6 @@ broker that kept its data, a republish after the broker lost it), and exact abou
 mistake in a topic written by hand."""
 
 import logging
-import subprocess
-import sys
 from uuid import UUID
 
 import psycopg
@@ -22,7 +20,7 @@ from infra.relay_verify import verify_relay
 from infra.settings import Settings
 from tests.integration.conftest import make_settings
 from tests.integration.workers import running
-from tests.support import ROOT, book_and_scan, settings_env, wait_until
+from tests.support import book_and_scan, run_jalur, wait_until
 
 
 def verified(shipments: Shipments, settings: Settings) -> list[str]:
@@ -35,24 +33,21 @@ def published(relay: Relay, count: int) -> bool:
     return relay.position == count
 
 
+def booked_and_scanned(settings: Settings) -> tuple[Shipments, int]:
+    """A fresh store of 10 shipments with 2 scans each; its newest notification id."""
+    shipments = build_applications(settings).shipments
+    book_and_scan(shipments, 10, rounds=2)
+    return shipments, shipments.recorder.max_notification_id() or 0
+
+
 def test_what_the_relay_published_verifies_clean_from_the_command_line(
     settings: Settings,
 ) -> None:
-    shipments = build_applications(settings).shipments
-    book_and_scan(shipments, 10, rounds=3)
-    stored = shipments.recorder.max_notification_id() or 0
+    shipments, stored = booked_and_scanned(settings)
     relay = Relay(shipments, settings)
     with running(relay):
         assert wait_until(lambda: published(relay, stored), timeout=60)
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "relay", "verify", "shipments"],
-        env=settings_env(settings),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_jalur(settings, "relay", "verify", "shipments")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{stored} stored, {stored} acknowledged" in result.stdout
 
@@ -60,9 +55,7 @@ def test_what_the_relay_published_verifies_clean_from_the_command_line(
 def test_a_second_copy_on_a_broker_that_kept_the_first_verifies_clean(
     settings: Settings, database_url: str
 ) -> None:
-    shipments = build_applications(settings).shipments
-    book_and_scan(shipments, 10, rounds=2)
-    stored = shipments.recorder.max_notification_id() or 0
+    shipments, stored = booked_and_scanned(settings)
     relay = Relay(shipments, settings)
     with running(relay):
         assert wait_until(lambda: published(relay, stored), timeout=60)
@@ -87,9 +80,7 @@ def test_a_republish_after_the_broker_lost_everything_verifies_clean(
     settings = make_settings(database_url, own_broker.bootstrap)
     settings.kafka_memory_only = memory_only
     caplog.set_level(logging.INFO, logger="infra.relay")
-    shipments = build_applications(settings).shipments
-    book_and_scan(shipments, 10, rounds=2)
-    stored = shipments.recorder.max_notification_id() or 0
+    shipments, stored = booked_and_scanned(settings)
     relay = Relay(shipments, settings)
     with running(relay):
         assert wait_until(lambda: published(relay, stored), timeout=60)
