@@ -21,7 +21,7 @@ from domain import waybill
 from domain.accounts import Role
 from domain.errors import Forbidden, NotFound, Unauthenticated
 from infra.bootstrap import Container
-from infra.keys import Device, authenticate
+from infra.postgres.device_keys import Device, authenticate
 from projections import tracking_queries
 
 DEVICE = "device"

@@ -35,10 +35,10 @@ from consumers import generations
 from consumers.mail_templates import TEMPLATES, Link, Rendered, render
 from consumers.registry import projection
 from domain.sealing import is_sealed
-from infra import tokens
-from infra.crypto import Keyring
-from infra.db import migration_lock
 from infra.mail import Transport
+from infra.postgres import tokens
+from infra.postgres.connections import migration_lock
+from infra.security.keyring import Keyring
 from infra.settings import Settings
 from projections import mail
 

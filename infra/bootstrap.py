@@ -13,16 +13,16 @@ from commands.shipments import Shipments
 from commands.writes import Written
 from consumers import generations
 from consumers.registry import PROJECTIONS
-from infra.crypto import Keyring
-from infra.db import eventsourcing_env, make_pool, migration_lock
 from infra.identity import Identity
-from infra.partitioning import token_for
+from infra.messaging.partitioning import token_for
 from infra.party_links import PartyLinks
-from infra.passwords import Passwords
-from infra.schema import create_tables
+from infra.postgres.connections import eventsourcing_env, make_pool, migration_lock
+from infra.postgres.schema import create_tables
+from infra.postgres.throttle import LoginThrottle
+from infra.security.keyring import Keyring
+from infra.security.passwords import Passwords
 from infra.settings import Settings
 from infra.signin import SignIn
-from infra.throttle import LoginThrottle
 
 
 @dataclass

@@ -59,7 +59,7 @@ def relay(context: typer.Context) -> None:
     if context.invoked_subcommand is not None:
         return
     from infra.bootstrap import build_applications
-    from infra.relay import Relay
+    from infra.messaging.relay import Relay
     from infra.threads import run_all
 
     settings = Settings()
@@ -77,7 +77,7 @@ def relay_verify(
     """Check that the topics hold every event the relay published, in order, on the right
     partition with the right key; exit 1 on any missing, misplaced or reordered event."""
     from infra.bootstrap import build_applications
-    from infra.relay_verify import verify_relay
+    from infra.messaging.relay_verify import verify_relay
 
     settings = Settings()
     apps = build_applications(settings)
@@ -134,7 +134,7 @@ def keys_create(
     label: Annotated[str, typer.Option(help="What the key is for.")] = "",
 ) -> None:
     """Create a device key; the secret is printed once and never stored."""
-    from infra.keys import create_key
+    from infra.postgres.device_keys import create_key
 
     with _connect() as conn:
         key_id, secret = create_key(conn, hub, label)
@@ -144,7 +144,7 @@ def keys_create(
 @keys_cli.command("list")
 def keys_list() -> None:
     """List device keys (never their secrets)."""
-    from infra.keys import list_keys
+    from infra.postgres.device_keys import list_keys
 
     table = Table("key id", "hub", "label", "created", "revoked")
     with _connect() as conn:
@@ -158,7 +158,7 @@ def keys_list() -> None:
 @keys_cli.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke a device key at once."""
-    from infra.keys import revoke_key
+    from infra.postgres.device_keys import revoke_key
 
     with _connect() as conn:
         if not revoke_key(conn, key_id):
@@ -238,7 +238,7 @@ def users_create(
 
 
 def _connect() -> psycopg.Connection[tuple[object, ...]]:
-    from infra.schema import create_tables
+    from infra.postgres.schema import create_tables
 
     conn = psycopg.connect(Settings().require_database_url(), autocommit=True)
     create_tables(conn)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.bootstrap import build_applications
-from infra.db import make_pool
 from infra.identity import Identity
 from infra.party_links import PartyLinks
-from infra.passwords import Passwords
+from infra.postgres.connections import make_pool
 from infra.privacy_seed import default_policy_text, ensure_policy
+from infra.security.passwords import Passwords
 from infra.settings import MASTER_KEY_BYTES, Settings
 from infra.staff import ensure_first_admin
 

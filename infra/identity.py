@@ -19,10 +19,10 @@ from commands.writes import Written
 from domain.accounts import Account, Role, check_user_id, normalise_email
 from domain.errors import Conflict, NotFound, RuleViolation
 from domain.passwords import check_password
-from infra import credentials, tokens
-from infra.crypto import Keyring
 from infra.party_links import PartyLinks
-from infra.passwords import Passwords
+from infra.postgres import credentials, tokens
+from infra.security.keyring import Keyring
+from infra.security.passwords import Passwords
 
 log = logging.getLogger("jalur.identity")
 

@@ -13,8 +13,8 @@ from psycopg_pool import ConnectionPool
 
 from commands.shipments import Booked, Shipments
 from domain.booking import ROLES, Booking
-from infra import credentials
-from infra.crypto import Keyring
+from infra.postgres import credentials
+from infra.security.keyring import Keyring
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS waiting_parties (

@@ -15,11 +15,11 @@ from psycopg_pool import ConnectionPool
 from domain.accounts import normalise_user_id
 from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
 from domain.passwords import check_password
-from infra import credentials, sessions, tokens
-from infra.credentials import Credential
 from infra.identity import Identity, invalid_link
+from infra.postgres import credentials, sessions, tokens
+from infra.postgres.credentials import Credential
+from infra.postgres.throttle import LoginThrottle, Verdict
 from infra.settings import Settings
-from infra.throttle import LoginThrottle, Verdict
 
 
 @dataclass(frozen=True)

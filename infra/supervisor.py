@@ -14,7 +14,7 @@ when it dies (infra/orphan_guard.py), and a watchdog in its own session stops th
 embedded PostgreSQL (infra/watchdog.py). STATE_DIR/run records what runs (infra/run_dir.py):
 a second `jalur up` in the same folder is refused, and one after a crash first stops what
 the crashed run left. It also says where the database and broker are
-(infra/endpoints.py), so operator commands run in this folder find them.
+(infra/host/endpoints.py), so operator commands run in this folder find them.
 """
 
 import contextlib
@@ -33,11 +33,11 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from consumers.registry import PROJECTIONS
-from infra import endpoints
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres
 from infra.first_start import master_key, prepare
+from infra.host import endpoints
+from infra.host.processes import Recorded
 from infra.orphan_guard import guarded
-from infra.processes import Recorded
 from infra.run_dir import BROKER, UP, RunDir
 from infra.settings import Settings
 from infra.staff import FIRST_ADMIN_USER_ID

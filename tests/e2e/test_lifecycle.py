@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from infra.embedded import free_port
-from infra.processes import Recorded
+from infra.host.processes import Recorded
 from tests.e2e.conftest import trusting, wait_healthy
 from tests.e2e.test_system import booking
 from tests.support import ROOT, wait_until

@@ -14,7 +14,7 @@ from commands.shipments import ScanOutcome, Shipments
 from domain.errors import Conflict
 from domain.shipments import Scan
 from infra.bootstrap import Applications, build_applications
-from infra.db import eventsourcing_env
+from infra.postgres.connections import eventsourcing_env
 from infra.settings import Settings
 from tests.support import LATER, Threads, transit_scan
 

@@ -19,8 +19,8 @@ from consumers.runner import ProjectionRunner
 from consumers.verify import verify
 from domain.privacy import POLICY_ID
 from infra.bootstrap import Applications, bootstrap, build_applications
+from infra.messaging.relay import Relay
 from infra.privacy_seed import default_policy_text, ensure_policy
-from infra.relay import Relay
 from infra.settings import Settings
 from projections.accounts_queries import current_policy, profile
 from tests.integration.workers import running

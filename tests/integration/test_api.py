@@ -19,9 +19,9 @@ from consumers.runner import ProjectionRunner
 from domain.shipments import data_subject
 from domain.waybill import waybill_for
 from infra.bootstrap import Container, bootstrap
-from infra.keys import create_key, revoke_key
-from infra.partitioning import token_for
-from infra.relay import Relay
+from infra.messaging.partitioning import token_for
+from infra.messaging.relay import Relay
+from infra.postgres.device_keys import create_key, revoke_key
 from infra.settings import Settings
 from tests.support import BOOKED_AT, Threads, booking, database_snapshot, run_at_once, wait_until
 

@@ -24,7 +24,7 @@ from consumers.registry import projection
 from consumers.verify import verify
 from infra.bootstrap import build_applications
 from infra.embedded import free_port
-from infra.keys import create_key
+from infra.postgres.device_keys import create_key
 from infra.settings import Settings
 from infra.tls import ensure_certificate
 from tests.integration.crashes import Processes

@@ -11,13 +11,13 @@ import pytest
 from confluent_kafka import Producer
 
 from commands.shipments import Shipments
-from infra import publications
 from infra.bootstrap import build_applications
 from infra.embedded import EmbeddedBroker
-from infra.kafka import ensure_topics, producer_config, topic_for
-from infra.partitioning import partition_for
-from infra.relay import Relay
-from infra.relay_verify import verify_relay
+from infra.messaging.kafka import ensure_topics, producer_config, topic_for
+from infra.messaging.partitioning import partition_for
+from infra.messaging.relay import Relay
+from infra.messaging.relay_verify import verify_relay
+from infra.postgres import publications
 from infra.settings import Settings
 from tests.integration.conftest import make_settings
 from tests.integration.workers import running

@@ -18,7 +18,7 @@ from consumers.verify import verify
 from domain.booking import Booking
 from domain.shipments import Scan, data_subject
 from infra.bootstrap import Applications, build_applications
-from infra.relay import Relay
+from infra.messaging.relay import Relay
 from infra.settings import Settings
 from projections.tracking_queries import (
     Unseal,

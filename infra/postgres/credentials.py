@@ -13,7 +13,7 @@ from psycopg import Connection
 from psycopg.rows import class_row
 
 from domain.accounts import normalise_email
-from infra.crypto import Keyring
+from infra.security.keyring import Keyring
 
 PENDING = "pending"  # registered, e-mail not yet verified
 ACTIVE = "active"

@@ -4,12 +4,14 @@ from typing import Any
 
 from psycopg import Connection
 
-from infra import credentials, crypto, db, party_links, publications, sessions, throttle, tokens
+from infra import party_links
+from infra.postgres import connections, credentials, publications, sessions, throttle, tokens
+from infra.security import keyring
 
 DDL: tuple[str, ...] = (
-    *db.INFRA_DDL,
+    *connections.INFRA_DDL,
     *publications.DDL,
-    *crypto.DDL,
+    *keyring.DDL,
     *credentials.DDL,
     *tokens.DDL,
     *sessions.DDL,
