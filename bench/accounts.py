@@ -53,11 +53,11 @@ from report import (
 from rich.console import Console
 from workload import ACTOR, booking
 
+from commands.accounts.identity import NewAccount
 from commands.shipments import Shipments
 from domain.booking import Booking
 from domain.errors import Unauthenticated
 from infra.bootstrap import Container, bootstrap, build_applications
-from infra.identity import NewAccount
 from infra.postgres import credentials
 from infra.postgres.connections import eventsourcing_env
 from infra.security.passwords import Passwords

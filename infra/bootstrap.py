@@ -8,21 +8,21 @@ from eventsourcing.application import Application
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from commands.accounts import Accounts
+from commands.accounts.application import Accounts
+from commands.accounts.identity import Identity
+from commands.accounts.signin import SignIn
+from commands.party_links import PartyLinks
 from commands.shipments import Shipments
 from commands.writes import Written
 from consumers import generations
 from consumers.registry import PROJECTIONS
-from infra.identity import Identity
 from infra.messaging.partitioning import token_for
-from infra.party_links import PartyLinks
 from infra.postgres.connections import eventsourcing_env, make_pool, migration_lock
 from infra.postgres.schema import create_tables
 from infra.postgres.throttle import LoginThrottle
 from infra.security.keyring import Keyring
 from infra.security.passwords import Passwords
 from infra.settings import Settings
-from infra.signin import SignIn
 
 
 @dataclass

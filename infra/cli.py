@@ -218,10 +218,10 @@ def users_create(
     """Create a staff account. The password is read from standard input, one line."""
     from datetime import UTC, datetime
 
+    from commands.accounts.staff import create_staff
     from domain.accounts import Role
     from domain.errors import DomainError
     from infra.bootstrap import bootstrap
-    from infra.staff import create_staff
 
     password = sys.stdin.readline().rstrip("\r\n")
     container = bootstrap(Settings())

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from commands.accounts.staff import FIRST_ADMIN_USER_ID
 from consumers.registry import PROJECTIONS
 from infra.embedded import EmbeddedBroker, EmbeddedPostgres
 from infra.first_start import master_key, prepare
@@ -40,7 +41,6 @@ from infra.host.processes import Recorded
 from infra.orphan_guard import guarded
 from infra.run_dir import BROKER, UP, RunDir
 from infra.settings import Settings
-from infra.staff import FIRST_ADMIN_USER_ID
 from infra.tls import ensure_certificate
 from infra.watchdog import Watchdog
 

@@ -4,8 +4,15 @@ from typing import Any
 
 from psycopg import Connection
 
-from infra import party_links
-from infra.postgres import connections, credentials, publications, sessions, throttle, tokens
+from infra.postgres import (
+    connections,
+    credentials,
+    publications,
+    sessions,
+    throttle,
+    tokens,
+    waiting_parties,
+)
 from infra.security import keyring
 
 DDL: tuple[str, ...] = (
@@ -16,7 +23,7 @@ DDL: tuple[str, ...] = (
     *tokens.DDL,
     *sessions.DDL,
     *throttle.DDL,
-    *party_links.DDL,
+    *waiting_parties.DDL,
 )
 
 

@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from commands.accounts.identity import NewAccount
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from domain.booking import Booking
 from infra.bootstrap import Container, bootstrap
-from infra.identity import NewAccount
 from infra.messaging.relay import Relay
 from infra.postgres import tokens
 from infra.postgres.device_keys import create_key

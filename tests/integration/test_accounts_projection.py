@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api import privacy
 from api.errors import install_error_handlers
+from commands.accounts.privacy import default_policy_text, ensure_policy
 from consumers.rebuild import rebuild
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
@@ -20,7 +21,6 @@ from consumers.verify import verify
 from domain.privacy import POLICY_ID
 from infra.bootstrap import Applications, bootstrap, build_applications
 from infra.messaging.relay import Relay
-from infra.privacy_seed import default_policy_text, ensure_policy
 from infra.settings import Settings
 from projections.accounts_queries import current_policy, profile
 from tests.integration.workers import running

@@ -14,12 +14,12 @@ from uuid import UUID, uuid4
 from psycopg import Connection, errors
 from psycopg_pool import ConnectionPool
 
-from commands.accounts import Accounts
+from commands.accounts.application import Accounts
+from commands.party_links import PartyLinks
 from commands.writes import Written
 from domain.accounts import Account, Role, check_user_id, normalise_email
 from domain.errors import Conflict, NotFound, RuleViolation
 from domain.passwords import check_password
-from infra.party_links import PartyLinks
 from infra.postgres import credentials, tokens
 from infra.security.keyring import Keyring
 from infra.security.passwords import Passwords

@@ -5,9 +5,9 @@ import secrets
 from datetime import datetime
 from uuid import UUID
 
+from commands.accounts.identity import Identity, NewAccount
 from domain.accounts import STAFF_ROLES, Role
 from domain.errors import Conflict, RuleViolation
-from infra.identity import Identity, NewAccount
 
 FIRST_ADMIN_USER_ID = "admin"
 

@@ -12,10 +12,10 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from commands.accounts.identity import Identity, invalid_link
 from domain.accounts import normalise_user_id
 from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
 from domain.passwords import check_password
-from infra.identity import Identity, invalid_link
 from infra.postgres import credentials, sessions, tokens
 from infra.postgres.credentials import Credential
 from infra.postgres.throttle import LoginThrottle, Verdict
