@@ -14,8 +14,8 @@ from fastapi import Query
 from psycopg_pool import ConnectionPool
 
 from api.errors import ReadModelLagging
+from commands.container import Container
 from domain.errors import RuleViolation
-from infra.bootstrap import Container
 from infra.messaging.kafka import topic_for
 from infra.messaging.partitioning import parse_token
 

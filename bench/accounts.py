@@ -54,12 +54,13 @@ from rich.console import Console
 from workload import ACTOR, booking
 
 from commands.accounts.identity import NewAccount
+from commands.container import Container
 from commands.shipments import Shipments
 from domain.booking import Booking
 from domain.errors import Unauthenticated
-from infra.bootstrap import Container, bootstrap, build_applications
 from infra.postgres import credentials
 from infra.postgres.connections import eventsourcing_env
+from infra.runtime.bootstrap import bootstrap, build_applications
 from infra.security.passwords import Passwords
 from infra.settings import Settings
 

@@ -78,7 +78,7 @@ def start_process(settings: Settings, *args: str, log: Path) -> subprocess.Popen
     """Start `jalur ARGS...` as a real child process."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", *args],
+            [sys.executable, "-m", "infra.runtime.cli", *args],
             env=settings_env(settings),
             cwd=ROOT,
             stdout=out,

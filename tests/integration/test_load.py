@@ -12,7 +12,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from infra.bootstrap import build_applications
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.crashes import Processes
 from tests.integration.load_writers import run_writers
@@ -51,7 +51,7 @@ def scans_in_read_model(database_url: str) -> list[UUID]:
 
 def jalur(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "infra.runtime.cli", *args],
         env=settings_env(settings),
         cwd=ROOT,
         capture_output=True,

@@ -11,13 +11,13 @@ import pytest
 from confluent_kafka import Producer
 
 from commands.shipments import Shipments
-from infra.bootstrap import build_applications
-from infra.embedded import EmbeddedBroker
 from infra.messaging.kafka import ensure_topics, producer_config, topic_for
 from infra.messaging.partitioning import partition_for
 from infra.messaging.relay import Relay
 from infra.messaging.relay_verify import verify_relay
 from infra.postgres import publications
+from infra.runtime.bootstrap import build_applications
+from infra.runtime.embedded import EmbeddedBroker
 from infra.settings import Settings
 from tests.integration.conftest import make_settings
 from tests.integration.workers import running
@@ -44,7 +44,7 @@ def test_what_the_relay_published_verifies_clean_from_the_command_line(
     with running(relay):
         assert wait_until(lambda: published(relay, stored), timeout=60)
     result = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "relay", "verify", "shipments"],
+        [sys.executable, "-m", "infra.runtime.cli", "relay", "verify", "shipments"],
         env=settings_env(settings),
         cwd=ROOT,
         capture_output=True,

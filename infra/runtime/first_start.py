@@ -11,8 +11,8 @@ from commands.accounts.identity import Identity
 from commands.accounts.privacy import default_policy_text, ensure_policy
 from commands.accounts.staff import ensure_first_admin
 from commands.party_links import PartyLinks
-from infra.bootstrap import build_applications
 from infra.postgres.connections import make_pool
+from infra.runtime.bootstrap import build_applications
 from infra.security.passwords import Passwords
 from infra.settings import MASTER_KEY_BYTES, Settings
 
