@@ -85,6 +85,13 @@ class Identity:
         )
         if account_id is None:
             return None
+        self._record_registration(account_id, user_id, new, role, now)
+        return account_id
+
+    def _record_registration(
+        self, account_id: UUID, user_id: str, new: NewAccount, role: Role, now: datetime
+    ) -> None:
+        """The Registered event, personal data sealed under the account's own key."""
         sealed = self.keyring.seal(
             account_id,
             {
@@ -105,7 +112,6 @@ class Identity:
             privacy_policy_version=policy.policy_version if policy else None,
             now=now,
         )
-        return account_id
 
     def _claim_user_id(
         self,
