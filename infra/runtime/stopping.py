@@ -23,10 +23,12 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def stop_on_signals() -> threading.Event:
     """An event set by SIGINT or SIGTERM, after which the process ends within the deadline."""
     stop = threading.Event()
+    signalled = threading.Event()  # `stop` alone may have been set by a loop that failed
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if not stop.is_set():
-            stop.set()
+        stop.set()
+        if not signalled.is_set():
+            signalled.set()
             deadline = threading.Timer(STOP_DEADLINE_S, _give_up, (signum,))
             deadline.daemon = True
             deadline.start()
