@@ -124,19 +124,25 @@ class Identity:
         must_change: bool,
     ) -> UUID | None:
         account_id, key = uuid4(), self.user_key(user_id)
-        status = credentials.ACTIVE if active else credentials.PENDING
-        claim = """INSERT INTO credentials (account_id, user_key, role, status, password_hash,
-                       must_change_password)
-                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_key) DO NOTHING
-                   RETURNING account_id"""
-        values = (account_id, key, role.value, status, password_hash, must_change)
+
+        def claim(conn: Connection[Any]) -> bool:
+            return credentials.claim(
+                conn,
+                account_id,
+                key,
+                role.value,
+                password_hash,
+                active=active,
+                must_change_password=must_change,
+            )
+
         with self.pool.connection() as conn:
-            if conn.execute(claim, values).fetchone() is not None:
+            if claim(conn):
                 return account_id
             existing = credentials.by_user_key(conn, key)
             if existing is None or not self._release_abandoned(conn, existing, now):
                 return None
-            return account_id if conn.execute(claim, values).fetchone() is not None else None
+            return account_id if claim(conn) else None
 
     def _release_abandoned(
         self, conn: Connection[Any], existing: credentials.Credential, now: datetime
@@ -148,23 +154,9 @@ class Identity:
         registered = self.accounts.exists(existing.account_id)
         held_for = tokens.LIFETIMES[tokens.Purpose.VERIFY_EMAIL] if registered else CLAIM_GRACE
         with conn.transaction():
-            released = conn.execute(
-                """DELETE FROM credentials c
-                   WHERE c.account_id = %(account)s AND c.created_at < now() - %(held_for)s
-                     AND (NOT %(registered)s OR (c.status = %(pending)s AND NOT EXISTS (
-                         SELECT 1 FROM one_time_tokens t
-                         WHERE t.account_id = c.account_id AND t.purpose = %(verify)s
-                           AND t.expires_at > now())))
-                   RETURNING c.account_id""",
-                {
-                    "account": existing.account_id,
-                    "held_for": held_for,
-                    "registered": registered,
-                    "pending": credentials.PENDING,
-                    "verify": tokens.Purpose.VERIFY_EMAIL.value,
-                },
-            ).fetchone()
-            if released is None:
+            if not credentials.release_if_abandoned(
+                conn, existing.account_id, held_for, registered=registered
+            ):
                 return False
             # A registration still running past its grace can no longer seal under this id.
             self.keyring.destroy(existing.account_id, conn)
@@ -219,12 +211,7 @@ class Identity:
     def _set_email(self, account_id: UUID, email_key: str, *, activate: bool) -> None:
         try:
             with self.pool.connection() as conn:
-                conn.execute(
-                    """UPDATE credentials SET email_key = %s,
-                           status = CASE WHEN %s THEN 'active' ELSE status END
-                       WHERE account_id = %s""",
-                    (email_key, activate, account_id),
-                )
+                credentials.set_email(conn, account_id, email_key, activate=activate)
         except errors.UniqueViolation:
             raise Conflict(
                 "This e-mail address belongs to another account.", code="email_in_use"
@@ -235,7 +222,7 @@ class Identity:
         written = self.accounts.erase(account_id, now)
         with self.pool.connection() as conn, conn.transaction():
             self.keyring.destroy(account_id, conn)
-            conn.execute("DELETE FROM credentials WHERE account_id = %s", (account_id,))
+            credentials.delete(conn, account_id)
         log.info("an account was erased")
         return written
 

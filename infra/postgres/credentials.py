@@ -5,7 +5,7 @@ here and never in an event, and erasing an account deletes its row.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from psycopg import Connection
 from psycopg.rows import class_row
 
 from domain.accounts import normalise_email
+from infra.postgres.tokens import Purpose
 from infra.security.keyring import Keyring
 
 PENDING = "pending"  # registered, e-mail not yet verified
@@ -78,3 +79,96 @@ def account_for_email(conn: Connection[Any], email_key: str) -> UUID | None:
         (email_key, ACTIVE),
     ).fetchone()
     return row[0] if row else None
+
+
+def claim(
+    conn: Connection[Any],
+    account_id: UUID,
+    user_key: str,
+    role: str,
+    password_hash: str,
+    *,
+    active: bool,
+    must_change_password: bool,
+) -> bool:
+    """Take the user id for a new account; False if another row holds it."""
+    row = conn.execute(
+        """INSERT INTO credentials (account_id, user_key, role, status, password_hash,
+               must_change_password)
+           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_key) DO NOTHING
+           RETURNING account_id""",
+        (
+            account_id,
+            user_key,
+            role,
+            ACTIVE if active else PENDING,
+            password_hash,
+            must_change_password,
+        ),
+    ).fetchone()
+    return row is not None
+
+
+def release_if_abandoned(
+    conn: Connection[Any], account_id: UUID, held_for: timedelta, *, registered: bool
+) -> bool:
+    """Delete the row if it has stood longer than `held_for` with no account behind it
+    (`registered` false), or unverified with no live e-mail verification link; True if
+    this call deleted it."""
+    released = conn.execute(
+        """DELETE FROM credentials c
+           WHERE c.account_id = %(account)s AND c.created_at < now() - %(held_for)s
+             AND (NOT %(registered)s OR (c.status = %(pending)s AND NOT EXISTS (
+                 SELECT 1 FROM one_time_tokens t
+                 WHERE t.account_id = c.account_id AND t.purpose = %(verify)s
+                   AND t.expires_at > now())))
+           RETURNING c.account_id""",
+        {
+            "account": account_id,
+            "held_for": held_for,
+            "registered": registered,
+            "pending": PENDING,
+            "verify": Purpose.VERIFY_EMAIL.value,
+        },
+    ).fetchone()
+    return released is not None
+
+
+def set_email(conn: Connection[Any], account_id: UUID, email_key: str, *, activate: bool) -> None:
+    """Record the verified address's blind index (UniqueViolation if another has it)."""
+    conn.execute(
+        """UPDATE credentials SET email_key = %s,
+               status = CASE WHEN %s THEN 'active' ELSE status END
+           WHERE account_id = %s""",
+        (email_key, activate, account_id),
+    )
+
+
+def set_password_hash(conn: Connection[Any], account_id: UUID, password_hash: str) -> None:
+    """The same password, hashed again with today's parameters."""
+    conn.execute(
+        "UPDATE credentials SET password_hash = %s WHERE account_id = %s",
+        (password_hash, account_id),
+    )
+
+
+def change_password(
+    conn: Connection[Any], account_id: UUID, password_hash: str, now: datetime
+) -> str | None:
+    """A new password; the account's user key, or None if it has no credential."""
+    row = conn.execute(
+        """UPDATE credentials SET password_hash = %s, password_changed_at = %s,
+               must_change_password = false
+           WHERE account_id = %s RETURNING user_key""",
+        (password_hash, now, account_id),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def delete(conn: Connection[Any], account_id: UUID) -> None:
+    conn.execute("DELETE FROM credentials WHERE account_id = %s", (account_id,))
+
+
+def any_with_role(conn: Connection[Any], role: str) -> bool:
+    row = conn.execute("SELECT 1 FROM credentials WHERE role = %s LIMIT 1", (role,))
+    return row.fetchone() is not None
