@@ -1,4 +1,4 @@
-"""Accounts as people use them: register, verify, change e-mail, erase, create staff.
+"""Accounts as people use them: register, verify, change e-mail, erase.
 
 The accounts application records the facts (sealed); this service keeps the secrets
 beside them (credentials, tokens) and the blind indexes that find an account by user id
