@@ -17,11 +17,11 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.deps import ContainerDep
 from api.errors import documented_errors
+from commands.container import Container
 from domain import waybill
 from domain.accounts import Role
 from domain.errors import Forbidden, NotFound, Unauthenticated
-from infra.bootstrap import Container
-from infra.keys import Device, authenticate
+from infra.postgres.device_keys import Device, authenticate
 from projections import tracking_queries
 
 DEVICE = "device"

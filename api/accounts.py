@@ -19,7 +19,7 @@ from api.account_models import (
 from api.deps import ContainerDep
 from api.errors import error_responses
 from api.timing import at_least
-from infra.identity import NewAccount
+from commands.accounts.identity import NewAccount
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 

@@ -20,8 +20,7 @@ from api import (
 )
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
-from infra.bootstrap import Container, bootstrap
-from infra.settings import Settings
+from commands.container import Container
 
 log = logging.getLogger("jalur.requests")
 SECURITY_HEADERS = {
@@ -33,11 +32,14 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(container: Container | Callable[[], Container]) -> FastAPI:
+    """The API serving `container`; or, given a builder, serving what it builds at start-up
+    (and closing it at shutdown): the runtime's factory passes one."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = container is None
-        app.state.container = container or bootstrap(Settings())
+        owned = not isinstance(container, Container)
+        app.state.container = container if isinstance(container, Container) else container()
         yield
         if owned:
             app.state.container.close()

@@ -14,10 +14,10 @@ from fastapi import Query
 from psycopg_pool import ConnectionPool
 
 from api.errors import ReadModelLagging
+from commands.container import Container
 from domain.errors import RuleViolation
-from infra.bootstrap import Container
-from infra.kafka import topic_for
-from infra.partitioning import parse_token
+from infra.messaging.kafka import topic_for
+from infra.messaging.partitioning import parse_token
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from infra.bootstrap import Container
+from commands.container import Container
 
 
 def get_container(request: Request) -> Container:

@@ -14,8 +14,8 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from api.me import profile_of
 from api.me_models import OwnedShipment, OwnedShipments
-from infra import sessions
-from infra.bootstrap import Container
+from commands.container import Container
+from infra.postgres import sessions
 from projections import tracking_queries
 
 router = APIRouter(prefix="/v1", tags=["me"])

@@ -14,7 +14,7 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from domain import waybill
 from domain.errors import NotFound, RuleViolation
-from infra.kafka import topic_for
+from infra.messaging.kafka import topic_for
 from projections.statuses import MAPPING_VERSION
 from projections.tracking_queries import find_shipments, positions
 

@@ -53,14 +53,15 @@ from report import (
 from rich.console import Console
 from workload import ACTOR, booking
 
+from commands.accounts.identity import NewAccount
+from commands.container import Container
 from commands.shipments import Shipments
 from domain.booking import Booking
 from domain.errors import Unauthenticated
-from infra import credentials
-from infra.bootstrap import Container, bootstrap, build_applications
-from infra.db import eventsourcing_env
-from infra.identity import NewAccount
-from infra.passwords import Passwords
+from infra.postgres import credentials
+from infra.postgres.connections import eventsourcing_env
+from infra.runtime.bootstrap import bootstrap, build_applications
+from infra.security.passwords import Passwords
 from infra.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -14,8 +14,8 @@ from harness import api_server, cpu_seconds, trusting
 from report import Detail, Figure, latency_detail, per_second, process_cpu
 from workload import BATCH_SIZE, HUB, book_shipments, scan_json
 
-from infra.bootstrap import build_applications
-from infra.keys import create_key
+from infra.postgres.device_keys import create_key
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 
 REQUEST_TIMEOUT_S = 30.0

@@ -52,8 +52,8 @@ from store_load import (
 from stream_load import end_to_end, relay_throughput
 from workload import raw_rows
 
+from infra.runtime.tls import ensure_certificate
 from infra.settings import Settings
-from infra.tls import ensure_certificate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 Measure = Callable[[Settings], Figure | list[Figure]]

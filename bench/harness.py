@@ -25,7 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import SecretStr
 
-from infra.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from infra.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,13 +166,13 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def api_server(settings: Settings, cert: Path, key: Path, log_path: Path) -> Iterator[ApiProcess]:
-    """`jalur api` (serve_https of api.app:create_app) as a child process."""
+    """`jalur api` (serve_https of infra.runtime.web_app:from_environment) as a child process."""
     api = settings.model_copy(
         update={"api_host": "127.0.0.1", "api_port": free_port(), "tls_cert": cert, "tls_key": key}
     )
     with log_path.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "api"],
+            [sys.executable, "-m", "infra.runtime.cli", "api"],
             env=child_env(api),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,

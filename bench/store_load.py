@@ -12,7 +12,7 @@ from report import Detail, Figure, per_second, process_cpu
 from workload import book_shipments, scan, scan_batches
 
 from commands.shipments import Shipments
-from infra.bootstrap import build_applications
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 
 SECTION_STORE = "event store"

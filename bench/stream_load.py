@@ -16,10 +16,10 @@ from workload import book_shipments, scan, store_scans
 from commands.shipments import Shipments
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
-from infra.bootstrap import build_applications
-from infra.kafka import ensure_topics, topic_for
-from infra.partitioning import parse_token, token_for
-from infra.relay import Relay
+from infra.messaging.kafka import ensure_topics, topic_for
+from infra.messaging.partitioning import parse_token, token_for
+from infra.messaging.relay import Relay
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from projections.tracking_queries import positions
 

@@ -8,7 +8,8 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -86,32 +87,49 @@ class Shipments(Application[UUID]):
         existing = self._existing_booking(shipment_id, booking)
         if existing is not None:
             return existing
+        new_shipment = partial(
+            Shipment,
+            id=shipment_id,
+            booking=self._sealed_facts(booking, shipment_id, shipper_account, receiver_account),
+            booked_at=now,
+            booked_by=actor,
+            shipper_account=shipper_account,
+            receiver_account=receiver_account,
+        )
+        return self._save_under_new_waybill(booking, new_shipment, serials)
+
+    def _sealed_facts(
+        self,
+        booking: Booking,
+        shipment_id: UUID,
+        shipper_account: UUID | None,
+        receiver_account: UUID | None,
+    ) -> dict[str, Any]:
+        """The booking's facts, each party's personal data sealed under its data subject:
+        their account if they have one, else this shipment's party."""
         subjects = {
             "shipper": data_subject(shipment_id, "shipper", shipper_account),
             "receiver": data_subject(shipment_id, "receiver", receiver_account),
         }
-        facts = sealed_facts(booking, self.sealer, subjects)
+        return sealed_facts(booking, self.sealer, subjects)
+
+    def _save_under_new_waybill(
+        self, booking: Booking, new_shipment: Callable[..., Shipment], serials: Callable[[], int]
+    ) -> Booked:
+        """Save the shipment with the AWB it claims, drawing another while one is taken."""
         for _ in range(MAX_ATTEMPTS):
             awb = waybill.waybill_for(serials())
-            shipment = Shipment(
-                id=shipment_id,
-                awb=awb,
-                booking=facts,
-                booked_at=now,
-                booked_by=actor,
-                shipper_account=shipper_account,
-                receiver_account=receiver_account,
-            )
-            claim = Waybill(awb=awb, shipment_id=shipment_id)
+            shipment = new_shipment(awb=awb)
+            claim = Waybill(awb=awb, shipment_id=shipment.id)
             try:
                 recordings = self.save(shipment, claim)
             except RecordConflictError:
                 # A concurrent retry of this booking got there first, or the AWB is taken.
-                existing = self._existing_booking(shipment_id, booking)
+                existing = self._existing_booking(shipment.id, booking)
                 if existing is not None:
                     return existing
                 continue
-            return Booked(shipment_id, awb, Written.of(recordings))
+            return Booked(shipment.id, awb, Written.of(recordings))
         raise Conflict("Could not book the shipment; try again.", code="booking_contention")
 
     def _existing_booking(self, shipment_id: UUID, booking: Booking) -> Booked | None:

@@ -35,10 +35,10 @@ from consumers import generations
 from consumers.mail_templates import TEMPLATES, Link, Rendered, render
 from consumers.registry import projection
 from domain.sealing import is_sealed
-from infra import tokens
-from infra.crypto import Keyring
-from infra.db import migration_lock
 from infra.mail import Transport
+from infra.postgres import tokens
+from infra.postgres.connections import migration_lock
+from infra.security.keyring import Keyring
 from infra.settings import Settings
 from projections import mail
 
@@ -179,6 +179,29 @@ class MailSender:
         attempts = queued.attempts + 1
         delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (attempts - 1))
         final = attempts >= MAX_ATTEMPTS or _permanent(error)
+        self._record_attempt(queued, attempts, error, delay, final=final)
+        if final:
+            self.outcomes[FAILED] += 1
+            log.error(
+                "mail %s failed for good after %d attempt(s) (%s)",
+                queued.template,
+                attempts,
+                _describe(error),
+            )
+        else:
+            log.warning(
+                "mail %s: attempt %d failed (%s); retrying in %d s",
+                queued.template,
+                attempts,
+                _describe(error),
+                delay,
+            )
+
+    def _record_attempt(
+        self, queued: Queued, attempts: int, error: Exception, delay: int, *, final: bool
+    ) -> None:
+        """The failed attempt, and when to try again; a final failure forgets the recipient
+        and the message's parameters."""
         self.conn.execute(
             sql.SQL(
                 """UPDATE {} SET attempts = %(attempts)s, last_error = %(error)s,
@@ -197,22 +220,6 @@ class MailSender:
                 "key": queued.message_key,
             },
         )
-        if final:
-            self.outcomes[FAILED] += 1
-            log.error(
-                "mail %s failed for good after %d attempt(s) (%s)",
-                queued.template,
-                attempts,
-                _describe(error),
-            )
-        else:
-            log.warning(
-                "mail %s: attempt %d failed (%s); retrying in %d s",
-                queued.template,
-                attempts,
-                _describe(error),
-                delay,
-            )
 
 
 def _permanent(error: Exception) -> bool:

@@ -8,7 +8,7 @@ person's name: subject lines are what mail servers log and phones show on lock s
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from infra.tokens import Purpose
+from infra.postgres.tokens import Purpose
 
 SIGNATURE = "\n\nTerima kasih,\nJalur\n"
 IGNORE = "If this was not you, you can ignore this e-mail; nothing changes."

@@ -14,7 +14,7 @@ import psycopg
 from consumers import generations
 from consumers.registry import Projection, rebuildable
 from consumers.runner import ProjectionRunner
-from infra.db import migration_lock
+from infra.postgres.connections import migration_lock
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from psycopg import sql
 from consumers import generations
 from consumers.registry import Projection
 from domain.public import PublicEvent
-from infra.db import migration_lock
-from infra.kafka import consumer_config, header_int, topic_for
+from infra.messaging.kafka import consumer_config, header_int, topic_for
+from infra.postgres.connections import migration_lock
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)

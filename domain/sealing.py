@@ -4,7 +4,7 @@ A sealed value is a string `pii1:<subject uuid>:<base64url(nonce + ciphertext)>`
 its subject, so any holder of the keys can open it, and destroying the subject's key makes
 every copy unreadable at once: in the event store, on the topics, in read models, in
 backups (crypto-shredding). The domain only moves sealed strings around; the keys and
-the cipher live in `infra/crypto.py`.
+the cipher live in `infra/security/keyring.py`.
 """
 
 import re

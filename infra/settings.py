@@ -13,7 +13,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from infra import endpoints
+from infra.host import endpoints
 
 MASTER_KEY_BYTES = 32
 
@@ -162,7 +162,7 @@ class Settings(BaseSettings):
 
 class RunningSystem(PydanticBaseSettingsSource):
     """Last resort: where the `jalur up` running in STATE_DIR put the database and the
-    broker (infra/endpoints.py). Anything given explicitly, even None, wins."""
+    broker (infra/host/endpoints.py). Anything given explicitly, even None, wins."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ answers for every field at once

@@ -135,11 +135,22 @@ def _sealed_or_none(value: Any) -> str | None:
 
 
 def _scanned(event: PublicEvent, cur: Cursor[Any]) -> None:
+    status, reason = status_for(event.data["code"])
+    scanned_at = datetime.fromisoformat(event.data["scanned_at"])
+    _insert_scan(event, cur, status, reason, scanned_at)
+    cur.execute(
+        """UPDATE shipments SET scan_count = scan_count + 1, aggregate_version = %(version)s
+           WHERE shipment_id = %(id)s""",
+        {"version": event.aggregate_version, "id": event.aggregate_id},
+    )
+    _set_status(event, cur, status, reason, scanned_at)
+
+
+def _insert_scan(
+    event: PublicEvent, cur: Cursor[Any], status: str, reason: str | None, scanned_at: datetime
+) -> None:
     data = event.data
     code = data["code"]
-    status, reason = status_for(code)
-    closing = SCAN_CODES[code].kind in TERMINAL_KINDS
-    scanned_at = datetime.fromisoformat(data["scanned_at"])
     cur.execute(
         """INSERT INTO scans (shipment_id, scan_id, aggregate_version, scanned_at, recorded_at,
                code, description, status, reason, city)
@@ -157,12 +168,14 @@ def _scanned(event: PublicEvent, cur: Cursor[Any]) -> None:
             city_of(data["location"]),
         ),
     )
-    cur.execute(
-        """UPDATE shipments SET scan_count = scan_count + 1, aggregate_version = %(version)s
-           WHERE shipment_id = %(id)s""",
-        {"version": event.aggregate_version, "id": event.aggregate_id},
-    )
-    # The latest scan by scan time sets the status; a closing scan always wins.
+
+
+def _set_status(
+    event: PublicEvent, cur: Cursor[Any], status: str, reason: str | None, scanned_at: datetime
+) -> None:
+    """The latest scan by scan time sets the status; a closing scan always wins."""
+    data = event.data
+    closing = SCAN_CODES[data["code"]].kind in TERMINAL_KINDS
     cur.execute(
         """UPDATE shipments SET status = %(status)s, status_reason = %(reason)s,
                status_at = %(at)s, closed = %(closing)s,

@@ -78,7 +78,7 @@ def start_process(settings: Settings, *args: str, log: Path) -> subprocess.Popen
     """Start `jalur ARGS...` as a real child process."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", *args],
+            [sys.executable, "-m", "infra.runtime.cli", *args],
             env=settings_env(settings),
             cwd=ROOT,
             stdout=out,
@@ -89,7 +89,7 @@ def start_process(settings: Settings, *args: str, log: Path) -> subprocess.Popen
 def run_jalur(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     """Run an operator command (`jalur ARGS...`) to its end, as an operator would."""
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "infra.runtime.cli", *args],
         env=settings_env(settings),
         cwd=ROOT,
         capture_output=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.embedded import free_port
+from infra.runtime.embedded import free_port
 from tests.support import ROOT, wait_until
 
 
@@ -53,7 +53,7 @@ def create_key(database_url: str) -> str:
         [
             sys.executable,
             "-m",
-            "infra.cli",
+            "infra.runtime.cli",
             "keys",
             "create",
             "--hub",
@@ -87,7 +87,7 @@ def start_up(state_dir: Path, port: int) -> tuple[subprocess.Popen[str], Path]:
     env |= {"JALUR_STATE_DIR": str(state_dir), "JALUR_API_PORT": str(port), "PYTHONPATH": str(ROOT)}
     with output.open("a") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "up"],
+            [sys.executable, "-m", "infra.runtime.cli", "up"],
             env=env,
             cwd=ROOT,
             stdout=log,

@@ -100,7 +100,7 @@ def create_staff(
         [
             sys.executable,
             "-m",
-            "infra.cli",
+            "infra.runtime.cli",
             "users",
             "create",
             "--role",

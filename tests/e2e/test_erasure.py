@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from domain.sealing import subject_of
-from infra.crypto import Keyring
-from infra.db import make_pool
+from infra.postgres.connections import make_pool
+from infra.security.keyring import Keyring
 from infra.settings import Settings
 from tests.e2e.conftest import System, banner_value
 from tests.e2e.people import Person, staff, verified_customer

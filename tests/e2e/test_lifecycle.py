@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.embedded import free_port
-from infra.processes import Recorded
+from infra.host.processes import Recorded
+from infra.runtime.embedded import free_port
 from tests.e2e.conftest import trusting, wait_healthy
 from tests.e2e.test_system import booking
 from tests.support import ROOT, wait_until
@@ -38,7 +38,7 @@ class Up:
         env |= {"JALUR_STATE_DIR": str(state_dir), "JALUR_API_PORT": str(port)}
         with self.output.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "up"],
+                [sys.executable, "-m", "infra.runtime.cli", "up"],
                 env=env | {"PYTHONPATH": str(ROOT)},
                 cwd=ROOT,
                 stdout=log,
@@ -87,7 +87,7 @@ def jalur(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """An operator command given nothing but the state folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JALUR_")}
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "infra.runtime.cli", *args],
         env=env | {"JALUR_STATE_DIR": str(state_dir), "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
         capture_output=True,

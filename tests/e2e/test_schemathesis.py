@@ -14,7 +14,7 @@ Network errors are not retried: every request gets an answer, and a connection d
 without one fails the run. Generated query strings run to hundreds of KiB; uvicorn refuses
 a request head over 16 KiB, and used to close while the client was still sending, so the
 client's write failed with "EOF occurred in violation of protocol" and the answer was
-lost. infra/http_protocol.py now answers 431 and drains the request before closing
+lost. infra/runtime/http_protocol.py now answers 431 and drains the request before closing
 (tests/integration/test_http_refusals.py holds each such request).
 """
 

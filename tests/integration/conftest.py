@@ -11,7 +11,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from infra.embedded import EmbeddedBroker, EmbeddedPostgres
+from infra.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
 from infra.settings import Settings
 from tests.support import new_master_key
 

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
+from commands.container import Applications
 from commands.shipments import ScanOutcome, Shipments
 from domain.errors import Conflict
 from domain.shipments import Scan
-from infra.bootstrap import Applications, build_applications
-from infra.db import eventsourcing_env
+from infra.postgres.connections import eventsourcing_env
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.support import LATER, Threads, transit_scan
 

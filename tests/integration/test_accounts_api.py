@@ -19,14 +19,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from commands.accounts.identity import NewAccount
+from commands.container import Container
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from domain.booking import Booking
-from infra import tokens
-from infra.bootstrap import Container, bootstrap
-from infra.identity import NewAccount
-from infra.keys import create_key
-from infra.relay import Relay
+from infra.messaging.relay import Relay
+from infra.postgres import tokens
+from infra.postgres.device_keys import create_key
+from infra.runtime.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.e2e.test_system import booking
 from tests.integration.workers import running

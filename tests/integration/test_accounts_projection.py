@@ -13,14 +13,15 @@ from fastapi.testclient import TestClient
 
 from api import privacy
 from api.errors import install_error_handlers
+from commands.accounts.privacy import default_policy_text, ensure_policy
+from commands.container import Applications
 from consumers.rebuild import rebuild
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from consumers.verify import verify
 from domain.privacy import POLICY_ID
-from infra.bootstrap import Applications, bootstrap, build_applications
-from infra.privacy_seed import default_policy_text, ensure_policy
-from infra.relay import Relay
+from infra.messaging.relay import Relay
+from infra.runtime.bootstrap import bootstrap, build_applications
 from infra.settings import Settings
 from projections.accounts_queries import current_policy, profile
 from tests.integration.workers import running

@@ -14,14 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from commands.container import Container
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from domain.shipments import data_subject
 from domain.waybill import waybill_for
-from infra.bootstrap import Container, bootstrap
-from infra.keys import create_key, revoke_key
-from infra.partitioning import token_for
-from infra.relay import Relay
+from infra.messaging.partitioning import token_for
+from infra.messaging.relay import Relay
+from infra.postgres.device_keys import create_key, revoke_key
+from infra.runtime.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.support import BOOKED_AT, Threads, booking, database_snapshot, run_at_once, wait_until
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infra import publications
-from infra.bootstrap import build_applications
-from infra.embedded import EmbeddedBroker
+from infra.postgres import publications
+from infra.runtime.bootstrap import build_applications
+from infra.runtime.embedded import EmbeddedBroker
 from tests.integration.conftest import make_settings
 from tests.integration.crashes import Processes
 from tests.integration.test_crash_recovery import (

@@ -15,8 +15,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
-from infra.bootstrap import build_applications
-from infra.relay import Relay
+from infra.messaging.relay import Relay
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.workers import read_topic, running
 from tests.support import BOOKED_AT, booking, wait_until

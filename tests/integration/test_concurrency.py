@@ -3,8 +3,8 @@
 import threading
 
 from commands.shipments import Shipments
-from infra.bootstrap import build_applications
-from infra.db import eventsourcing_env
+from infra.postgres.connections import eventsourcing_env
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.support import BOOKED_AT, LATER, booking, transit_scan
 

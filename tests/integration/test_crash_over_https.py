@@ -22,11 +22,11 @@ import pytest
 from commands.shipments import Shipments
 from consumers.registry import projection
 from consumers.verify import verify
-from infra.bootstrap import build_applications
-from infra.embedded import free_port
-from infra.keys import create_key
+from infra.postgres.device_keys import create_key
+from infra.runtime.bootstrap import build_applications
+from infra.runtime.embedded import free_port
+from infra.runtime.tls import ensure_certificate
 from infra.settings import Settings
-from infra.tls import ensure_certificate
 from tests.integration.crashes import Processes
 from tests.integration.devices import HUB, Device, Ledger
 from tests.support import wait_until

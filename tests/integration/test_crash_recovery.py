@@ -13,7 +13,7 @@ import pytest
 from commands.shipments import Shipments
 from consumers.registry import projection
 from consumers.verify import verify
-from infra.bootstrap import build_applications
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.crashes import Processes
 from tests.support import LATER, Threads, book_and_scan, transit_scan, wait_until

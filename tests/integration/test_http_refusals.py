@@ -22,9 +22,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from infra.embedded import EmbeddedBroker, free_port
+from infra.runtime.embedded import EmbeddedBroker, free_port
+from infra.runtime.tls import ensure_certificate
 from infra.settings import Settings
-from infra.tls import ensure_certificate
 from tests.support import ROOT, new_master_key, settings_env
 
 CRLF = b"\r\n"
@@ -112,7 +112,7 @@ REFUSED: list[tuple[str, bytes, int, str]] = [
 def served(
     tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str, broker: EmbeddedBroker
 ) -> Iterator[tuple[int, ssl.SSLContext]]:
-    """The real API app through the real HTTPS server (infra.tls.serve_https), as
+    """The real API app through the real HTTPS server (infra.runtime.tls.serve_https), as
     `jalur api` runs it, on a database of its own."""
     state = tmp_path_factory.mktemp("refusals")
     cert, key = ensure_certificate(state)
@@ -127,8 +127,8 @@ def served(
     )
     port = free_port()
     code = (
-        "import sys; from pathlib import Path; from infra.tls import serve_https; "
-        "serve_https('api.app:create_app', '127.0.0.1', int(sys.argv[1]), "
+        "import sys; from pathlib import Path; from infra.runtime.tls import serve_https; "
+        "serve_https('infra.runtime.web_app:from_environment', '127.0.0.1', int(sys.argv[1]), "
         "Path(sys.argv[2]), Path(sys.argv[3]), trusted_proxies=[], log_level='warning')"
     )
     with (state / "api.log").open("wb") as log:

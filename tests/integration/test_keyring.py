@@ -9,9 +9,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from domain.sealing import SubjectErased
-from infra.crypto import Keyring
-from infra.db import make_pool
-from infra.schema import create_tables
+from infra.postgres.connections import make_pool
+from infra.postgres.schema import create_tables
+from infra.security.keyring import Keyring
 from tests.support import new_master_key, run_at_once
 
 

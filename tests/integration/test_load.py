@@ -12,7 +12,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from infra.bootstrap import build_applications
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.crashes import Processes
 from tests.integration.load_writers import run_writers

@@ -22,17 +22,18 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from confluent_kafka import Producer
 
+from commands.container import Applications
 from consumers.mail_sender import MailSender
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from domain.public import PublicEvent
-from infra.bootstrap import Applications, build_applications
-from infra.kafka import ensure_topics, producer_config, topic_for
 from infra.mail import transport_for
-from infra.partitioning import partition_for
-from infra.relay import Relay
+from infra.messaging.kafka import ensure_topics, producer_config, topic_for
+from infra.messaging.partitioning import partition_for
+from infra.messaging.relay import Relay
+from infra.postgres.tokens import Purpose, redeem
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
-from infra.tokens import Purpose, redeem
 from tests.integration.workers import running
 from tests.support import T0, start_process, wait_until
 

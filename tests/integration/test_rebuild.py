@@ -13,8 +13,8 @@ from consumers.rebuild import rebuild
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from consumers.verify import verify
-from infra.bootstrap import build_applications
-from infra.relay import Relay
+from infra.messaging.relay import Relay
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.workers import running
 from tests.support import BOOKED_AT, LATER, book_and_scan, booking, transit_scan, wait_until

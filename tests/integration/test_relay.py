@@ -14,10 +14,10 @@ from commands.shipments import Shipments
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner, group_id
 from consumers.verify import verify
-from infra.bootstrap import build_applications
-from infra.kafka import consumer_config, topic_for
-from infra.partitioning import partition_for
-from infra.relay import Relay
+from infra.messaging.kafka import consumer_config, topic_for
+from infra.messaging.partitioning import partition_for
+from infra.messaging.relay import Relay
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from tests.integration.workers import read_topic, running
 from tests.support import BOOKED_AT, LATER, book_and_scan, booking, transit_scan, wait_until

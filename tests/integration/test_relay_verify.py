@@ -10,13 +10,13 @@ import pytest
 from confluent_kafka import Producer
 
 from commands.shipments import Shipments
-from infra import publications
-from infra.bootstrap import build_applications
-from infra.embedded import EmbeddedBroker
-from infra.kafka import ensure_topics, producer_config, topic_for
-from infra.partitioning import partition_for
-from infra.relay import Relay
-from infra.relay_verify import verify_relay
+from infra.messaging.kafka import ensure_topics, producer_config, topic_for
+from infra.messaging.partitioning import partition_for
+from infra.messaging.relay import Relay
+from infra.messaging.relay_verify import verify_relay
+from infra.postgres import publications
+from infra.runtime.bootstrap import build_applications
+from infra.runtime.embedded import EmbeddedBroker
 from infra.settings import Settings
 from tests.integration.conftest import make_settings
 from tests.integration.workers import running
@@ -79,7 +79,7 @@ def test_a_republish_after_the_broker_lost_everything_verifies_clean(
     """An operator is warned of a broker that lost its data, unless it keeps none by design."""
     settings = make_settings(database_url, own_broker.bootstrap)
     settings.kafka_memory_only = memory_only
-    caplog.set_level(logging.INFO, logger="infra.relay")
+    caplog.set_level(logging.INFO, logger="infra.messaging.relay")
     shipments, stored = booked_and_scanned(settings)
     relay = Relay(shipments, settings)
     with running(relay):

@@ -6,8 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from infra import endpoints
-from infra.processes import Recorded
+from infra.host import endpoints
+from infra.host.processes import Recorded
 from infra.settings import Settings
 
 RUNNING_DB = "postgresql://postgres@/jalur?host=/run/there&port=5432"

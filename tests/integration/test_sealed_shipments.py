@@ -12,13 +12,14 @@ import psycopg
 import pytest
 
 from api.me_models import AuditTotals, OwnedShipment, OwnedShipments
+from commands.container import Applications
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from consumers.verify import verify
 from domain.booking import Booking
 from domain.shipments import Scan, data_subject
-from infra.bootstrap import Applications, build_applications
-from infra.relay import Relay
+from infra.messaging.relay import Relay
+from infra.runtime.bootstrap import build_applications
 from infra.settings import Settings
 from projections.tracking_queries import (
     Unseal,

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from infra.embedded import EmbeddedBroker
+from infra.runtime.embedded import EmbeddedBroker
 from tests.integration.conftest import make_settings
 from tests.support import start_process, wait_until
 

@@ -7,9 +7,9 @@ import psycopg
 import pytest
 
 from domain.login_policy import ACCOUNT_LOCK_AT, ACCOUNT_WINDOW, CLIENT_LOCK_AT, Verdict
-from infra.db import make_pool
-from infra.schema import create_tables
-from infra.throttle import LoginThrottle
+from infra.postgres.connections import make_pool
+from infra.postgres.schema import create_tables
+from infra.postgres.throttle import LoginThrottle
 from tests.support import run_at_once
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from fastapi import FastAPI, Request
 
-from infra.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from infra.tls import MOZILLA_INTERMEDIATE_CIPHERS, ensure_certificate
+from infra.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from infra.runtime.tls import MOZILLA_INTERMEDIATE_CIPHERS, ensure_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def serving(cert: Path, trusted_proxies: str = "") -> Iterator[int]:
     """The test app over HTTPS in its own process; yields its port."""
     port = free_port()
     code = (
-        "import sys; from pathlib import Path; from infra.tls import serve_https; "
+        "import sys; from pathlib import Path; from infra.runtime.tls import serve_https; "
         "serve_https('tests.integration.test_tls:make_app', '127.0.0.1', int(sys.argv[1]), "
         "Path(sys.argv[2]), Path(sys.argv[3]), "
         "trusted_proxies=[p for p in sys.argv[4].split(',') if p], log_level='warning')"

@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from infra.kafka import consumer_config, topic_for
+from infra.messaging.kafka import consumer_config, topic_for
 from infra.settings import Settings
 from tests.support import Threads
 

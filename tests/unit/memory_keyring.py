@@ -1,6 +1,6 @@
 """A Sealer without I/O for unit tests: real AES-256-GCM, the keys in a dict.
 
-It writes the same sealed format as infra/crypto.py's Keyring (`pii1:<subject>:<b64url>`,
+It writes the same sealed format as infra/security/keyring.py's Keyring (`pii1:<subject>:<b64url>`,
 the subject's bytes as associated data), so what it seals looks exactly like production data.
 """
 

@@ -11,12 +11,12 @@ import pytest
 from eventsourcing.domain import DomainEvent
 from psycopg import Cursor, sql
 
-from commands.accounts import Accounts
+from commands.accounts.application import Accounts
+from commands.accounts.privacy import default_policy_text, ensure_policy
 from domain.accounts import Account
 from domain.errors import DomainError
 from domain.privacy import PrivacyPolicy
 from domain.public import PUBLIC_NAMES, PublicEvent, to_public
-from infra.privacy_seed import default_policy_text, ensure_policy
 from projections import accounts as projection
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

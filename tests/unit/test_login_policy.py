@@ -32,7 +32,7 @@ DEVICE = "device"
 
 
 class Store:
-    """Buckets kept in memory under the ids infra.throttle gives its rows."""
+    """Buckets kept in memory under the ids infra.postgres.throttle gives its rows."""
 
     def __init__(self) -> None:
         self.buckets: dict[str, Bucket] = {}

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.accounts import Accounts
+from commands.accounts.application import Accounts
 from domain.accounts import check_user_id, normalise_user_id
 from domain.errors import RuleViolation
 from domain.passwords import MAX_CHARS, MIN_CHARS, check_password, common_passwords

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from infra import threads
-from infra.threads import run_all
+from infra.runtime import threads
+from infra.runtime.threads import run_all
 
 
 def test_one_failed_loop_ends_the_process_even_if_another_is_stuck(

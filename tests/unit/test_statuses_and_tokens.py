@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from commands.writes import Written
 from domain.scans import SCAN_CODES
-from infra.partitioning import parse_token, partition_for, token_for
+from infra.messaging.partitioning import parse_token, partition_for, token_for
 from projections.statuses import BOOKED_STATUS, status_for
 
 VOCABULARY = {

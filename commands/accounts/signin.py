@@ -12,14 +12,14 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from commands.accounts.identity import Identity, invalid_link
 from domain.accounts import normalise_user_id
 from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
 from domain.passwords import check_password
-from infra import credentials, sessions, tokens
-from infra.credentials import Credential
-from infra.identity import Identity, invalid_link
+from infra.postgres import credentials, sessions, tokens
+from infra.postgres.credentials import Credential
+from infra.postgres.throttle import LoginThrottle, Verdict
 from infra.settings import Settings
-from infra.throttle import LoginThrottle, Verdict
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,8 @@ class SignIn:
             )
         with self.pool.connection() as conn, conn.transaction():
             if self.passwords.needs_rehash(credential.password_hash):
-                conn.execute(
-                    "UPDATE credentials SET password_hash = %s WHERE account_id = %s",
-                    (self.passwords.hash(password), credential.account_id),
-                )
+                rehashed = self.passwords.hash(password)
+                credentials.set_password_hash(conn, credential.account_id, rehashed)
             session = sessions.issue(conn, credential.account_id, now, self.lifetime)
             device_token = (
                 None
@@ -175,16 +173,11 @@ class SignIn:
         user_id = keyring.unseal(account.user_id) or ""
         check_password(new, user_id=user_id, email=keyring.unseal(account.email))
         with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute(
-                """UPDATE credentials SET password_hash = %s, password_changed_at = %s,
-                       must_change_password = false
-                   WHERE account_id = %s RETURNING user_key""",
-                (self.passwords.hash(new), now, account_id),
-            ).fetchone()
+            user_key = credentials.change_password(conn, account_id, self.passwords.hash(new), now)
             sessions.revoke_all(conn, account_id, now)
             tokens.revoke_all(conn, account_id, tokens.Purpose.RESET_PASSWORD)
-        if row is not None and by_reset:
-            self.throttle.clear_account(row[0])  # the e-mail proved it is the real customer
+        if user_key is not None and by_reset:
+            self.throttle.clear_account(user_key)  # the e-mail proved it is the real customer
         self.identity.accounts.record_password_change(account_id, now, by_reset=by_reset)
 
     def erase(self, account_id: UUID, password: str, client: str, now: datetime) -> None:

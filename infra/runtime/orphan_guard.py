@@ -1,4 +1,5 @@
-"""Run a program that dies with its parent: `python -m infra.orphan_guard PPID PROGRAM ARGS...`.
+"""Run a program that dies with its parent:
+`python -m infra.runtime.orphan_guard PPID PROGRAM ARGS...`.
 
 Asks Linux for SIGTERM when the parent dies (`PR_SET_PDEATHSIG`, kept across exec), then
 becomes PROGRAM (same pid). If the parent died before the request was made, PROGRAM is
@@ -20,7 +21,7 @@ def guarded(argv: list[str]) -> list[str]:
     """`argv` run so that it gets SIGTERM when this process dies (no-op off Linux)."""
     if not sys.platform.startswith("linux"):
         return argv
-    return [sys.executable, "-m", "infra.orphan_guard", str(os.getpid()), *argv]
+    return [sys.executable, "-m", "infra.runtime.orphan_guard", str(os.getpid()), *argv]
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from infra.run_dir import RunDir
+from infra.runtime.run_dir import RunDir
 
 log = logging.getLogger("jalur.watchdog")
 
@@ -33,7 +33,13 @@ class Watchdog:
         cls, state_dir: Path, lock: int, postgres_dir: Path | None, log_file: IO[bytes]
     ) -> "Watchdog":
         read_end, write_end = os.pipe()  # neither is inherited by other children
-        argv = [sys.executable, "-m", "infra.watchdog", str(state_dir), str(postgres_dir or "")]
+        argv = [
+            sys.executable,
+            "-m",
+            "infra.runtime.watchdog",
+            str(state_dir),
+            str(postgres_dir or ""),
+        ]
         process = subprocess.Popen(  # noqa: S603 (our own module and arguments)
             argv,
             stdin=read_end,

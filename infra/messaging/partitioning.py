@@ -6,9 +6,15 @@ tell a client which (partition, notification id) its write landed at.
 
 import re
 import zlib
+from typing import Protocol
 from uuid import UUID
 
-from commands.writes import Written
+
+class Written(Protocol):
+    """Where each written aggregate's last event landed (commands.writes.Written)."""
+
+    @property
+    def positions(self) -> tuple[tuple[UUID, int], ...]: ...
 
 
 def partition_for(aggregate_id: UUID, partitions: int) -> int:

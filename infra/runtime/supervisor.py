@@ -10,11 +10,11 @@ stops everything in order (children first, then the broker and the database they
 instead of racing a terminal-wide SIGINT. A child that dies is restarted with backoff.
 
 Nothing outlives it, whatever ends it: the children and the broker get SIGTERM from Linux
-when it dies (infra/orphan_guard.py), and a watchdog in its own session stops the
-embedded PostgreSQL (infra/watchdog.py). STATE_DIR/run records what runs (infra/run_dir.py):
-a second `jalur up` in the same folder is refused, and one after a crash first stops what
-the crashed run left. It also says where the database and broker are
-(infra/endpoints.py), so operator commands run in this folder find them.
+when it dies (infra/runtime/orphan_guard.py), and a watchdog in its own session stops the
+embedded PostgreSQL (infra/runtime/watchdog.py). STATE_DIR/run records what runs
+(infra/runtime/run_dir.py): a second `jalur up` in the same folder is refused, and one
+after a crash first stops what the crashed run left. It also says where the database and broker are
+(infra/host/endpoints.py), so operator commands run in this folder find them.
 """
 
 import contextlib
@@ -32,17 +32,17 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from commands.accounts.staff import FIRST_ADMIN_USER_ID
 from consumers.registry import PROJECTIONS
-from infra import endpoints
-from infra.embedded import EmbeddedBroker, EmbeddedPostgres
-from infra.first_start import master_key, prepare
-from infra.orphan_guard import guarded
-from infra.processes import Recorded
-from infra.run_dir import BROKER, UP, RunDir
+from infra.host import endpoints
+from infra.host.processes import Recorded
+from infra.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from infra.runtime.first_start import master_key, prepare
+from infra.runtime.orphan_guard import guarded
+from infra.runtime.run_dir import BROKER, UP, RunDir
+from infra.runtime.tls import ensure_certificate
+from infra.runtime.watchdog import Watchdog
 from infra.settings import Settings
-from infra.staff import FIRST_ADMIN_USER_ID
-from infra.tls import ensure_certificate
-from infra.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,10 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def _children() -> list[Child]:
     programs = [["api"], ["relay"], *(["consume", name] for name in PROJECTIONS)]
-    return [Child(" ".join(args), [sys.executable, "-m", "infra.cli", *args]) for args in programs]
+    return [
+        Child(" ".join(args), [sys.executable, "-m", "infra.runtime.cli", *args])
+        for args in programs
+    ]
 
 
 def _tell_operators(state_dir: Path, env: dict[str, str]) -> None:

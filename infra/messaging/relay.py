@@ -29,9 +29,9 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification
 
 from domain.public import to_public
-from infra import publications
-from infra.kafka import consumer_config, ensure_topics, producer_config, topic_for
-from infra.partitioning import partition_for
+from infra.messaging.kafka import consumer_config, ensure_topics, producer_config, topic_for
+from infra.messaging.partitioning import partition_for
+from infra.postgres import publications
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)

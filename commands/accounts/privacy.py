@@ -9,7 +9,7 @@ from importlib.resources import files
 
 from eventsourcing.persistence import RecordConflictError
 
-from commands.accounts import Accounts
+from commands.accounts.application import Accounts
 from domain.privacy import PrivacyPolicy, check_policy_text
 
 

@@ -1,4 +1,4 @@
-"""Accounts as people use them: register, verify, change e-mail, erase, create staff.
+"""Accounts as people use them: register, verify, change e-mail, erase.
 
 The accounts application records the facts (sealed); this service keeps the secrets
 beside them (credentials, tokens) and the blind indexes that find an account by user id
@@ -14,15 +14,15 @@ from uuid import UUID, uuid4
 from psycopg import Connection, errors
 from psycopg_pool import ConnectionPool
 
-from commands.accounts import Accounts
+from commands.accounts.application import Accounts
+from commands.party_links import PartyLinks
 from commands.writes import Written
 from domain.accounts import Account, Role, check_user_id, normalise_email
 from domain.errors import Conflict, NotFound, RuleViolation
 from domain.passwords import check_password
-from infra import credentials, tokens
-from infra.crypto import Keyring
-from infra.party_links import PartyLinks
-from infra.passwords import Passwords
+from infra.postgres import credentials, tokens
+from infra.security.keyring import Keyring
+from infra.security.passwords import Passwords
 
 log = logging.getLogger("jalur.identity")
 
@@ -85,6 +85,13 @@ class Identity:
         )
         if account_id is None:
             return None
+        self._record_registration(account_id, user_id, new, role, now)
+        return account_id
+
+    def _record_registration(
+        self, account_id: UUID, user_id: str, new: NewAccount, role: Role, now: datetime
+    ) -> None:
+        """The Registered event, personal data sealed under the account's own key."""
         sealed = self.keyring.seal(
             account_id,
             {
@@ -105,7 +112,6 @@ class Identity:
             privacy_policy_version=policy.policy_version if policy else None,
             now=now,
         )
-        return account_id
 
     def _claim_user_id(
         self,
@@ -118,19 +124,25 @@ class Identity:
         must_change: bool,
     ) -> UUID | None:
         account_id, key = uuid4(), self.user_key(user_id)
-        status = credentials.ACTIVE if active else credentials.PENDING
-        claim = """INSERT INTO credentials (account_id, user_key, role, status, password_hash,
-                       must_change_password)
-                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_key) DO NOTHING
-                   RETURNING account_id"""
-        values = (account_id, key, role.value, status, password_hash, must_change)
+
+        def claim(conn: Connection[Any]) -> bool:
+            return credentials.claim(
+                conn,
+                account_id,
+                key,
+                role.value,
+                password_hash,
+                active=active,
+                must_change_password=must_change,
+            )
+
         with self.pool.connection() as conn:
-            if conn.execute(claim, values).fetchone() is not None:
+            if claim(conn):
                 return account_id
             existing = credentials.by_user_key(conn, key)
             if existing is None or not self._release_abandoned(conn, existing, now):
                 return None
-            return account_id if conn.execute(claim, values).fetchone() is not None else None
+            return account_id if claim(conn) else None
 
     def _release_abandoned(
         self, conn: Connection[Any], existing: credentials.Credential, now: datetime
@@ -142,23 +154,9 @@ class Identity:
         registered = self.accounts.exists(existing.account_id)
         held_for = tokens.LIFETIMES[tokens.Purpose.VERIFY_EMAIL] if registered else CLAIM_GRACE
         with conn.transaction():
-            released = conn.execute(
-                """DELETE FROM credentials c
-                   WHERE c.account_id = %(account)s AND c.created_at < now() - %(held_for)s
-                     AND (NOT %(registered)s OR (c.status = %(pending)s AND NOT EXISTS (
-                         SELECT 1 FROM one_time_tokens t
-                         WHERE t.account_id = c.account_id AND t.purpose = %(verify)s
-                           AND t.expires_at > now())))
-                   RETURNING c.account_id""",
-                {
-                    "account": existing.account_id,
-                    "held_for": held_for,
-                    "registered": registered,
-                    "pending": credentials.PENDING,
-                    "verify": tokens.Purpose.VERIFY_EMAIL.value,
-                },
-            ).fetchone()
-            if released is None:
+            if not credentials.release_if_abandoned(
+                conn, existing.account_id, held_for, registered=registered
+            ):
                 return False
             # A registration still running past its grace can no longer seal under this id.
             self.keyring.destroy(existing.account_id, conn)
@@ -213,12 +211,7 @@ class Identity:
     def _set_email(self, account_id: UUID, email_key: str, *, activate: bool) -> None:
         try:
             with self.pool.connection() as conn:
-                conn.execute(
-                    """UPDATE credentials SET email_key = %s,
-                           status = CASE WHEN %s THEN 'active' ELSE status END
-                       WHERE account_id = %s""",
-                    (email_key, activate, account_id),
-                )
+                credentials.set_email(conn, account_id, email_key, activate=activate)
         except errors.UniqueViolation:
             raise Conflict(
                 "This e-mail address belongs to another account.", code="email_in_use"
@@ -229,7 +222,7 @@ class Identity:
         written = self.accounts.erase(account_id, now)
         with self.pool.connection() as conn, conn.transaction():
             self.keyring.destroy(account_id, conn)
-            conn.execute("DELETE FROM credentials WHERE account_id = %s", (account_id,))
+            credentials.delete(conn, account_id)
         log.info("an account was erased")
         return written
 

@@ -13,18 +13,8 @@ from psycopg_pool import ConnectionPool
 
 from commands.shipments import Booked, Shipments
 from domain.booking import ROLES, Booking
-from infra import credentials
-from infra.crypto import Keyring
-
-DDL = (
-    """CREATE TABLE IF NOT EXISTS waiting_parties (
-        email_key text NOT NULL,
-        shipment_id uuid NOT NULL,
-        role text NOT NULL,
-        booked_at timestamptz NOT NULL,
-        PRIMARY KEY (email_key, shipment_id, role)
-    )""",
-)
+from infra.postgres import credentials, waiting_parties
+from infra.security.keyring import Keyring
 
 
 class PartyLinks:
@@ -83,11 +73,7 @@ class PartyLinks:
             return
         with self.pool.connection() as conn:
             for role, email_key in waiting.items():
-                conn.execute(
-                    """INSERT INTO waiting_parties (email_key, shipment_id, role, booked_at)
-                       VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
-                    (email_key, shipment_id, role, now),
-                )
+                waiting_parties.add(conn, email_key, shipment_id, role, now)
             owners = {key: credentials.account_for_email(conn, key) for key in waiting.values()}
         for email_key, owner in owners.items():
             if owner is not None:  # verified while this booking was being written
@@ -96,16 +82,9 @@ class PartyLinks:
     def link_waiting(self, account_id: UUID, email_key: str) -> int:
         """Link every party waiting for this verified address to the account; how many."""
         with self.pool.connection() as conn:
-            waiting = conn.execute(
-                "SELECT shipment_id, role FROM waiting_parties WHERE email_key = %s",
-                (email_key,),
-            ).fetchall()
+            waiting = waiting_parties.waiting_for(conn, email_key)
         for shipment_id, role in waiting:
             self.shipments.link_party(shipment_id, role, account_id)
             with self.pool.connection() as conn:
-                conn.execute(
-                    """DELETE FROM waiting_parties
-                       WHERE email_key = %s AND shipment_id = %s AND role = %s""",
-                    (email_key, shipment_id, role),
-                )
+                waiting_parties.remove(conn, email_key, shipment_id, role)
         return len(waiting)

@@ -45,7 +45,7 @@ def eventsourcing_env(database_url: str, schema: str) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-        "APPLICATION_RECORDER_TOPIC": "infra.event_store:CommitOrderedRecorder",
+        "APPLICATION_RECORDER_TOPIC": "infra.postgres.event_store:CommitOrderedRecorder",
         "POSTGRES_LOCK_TIMEOUT": "10",
         # One connection kept open per application and process, more opened on demand:
         # the library's default keeps five open, and a whole system of processes then

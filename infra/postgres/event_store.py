@@ -9,7 +9,7 @@ skipped the late ones for ever. This recorder's function takes the same lock bef
 draws any id. The lock is held to commit, so ids are drawn and made visible one
 transaction at a time; readers (ACCESS SHARE) are never blocked by it.
 
-Every application gets this recorder through `infra.db.eventsourcing_env`.
+Every application gets this recorder through `infra.postgres.connections.eventsourcing_env`.
 """
 
 from collections.abc import Sequence

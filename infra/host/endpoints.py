@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-from infra.processes import Recorded
+from infra.host.processes import Recorded
 
 # The settings a running system may supply, each only when not given explicitly.
 FIELDS = ("database_url", "kafka_bootstrap")

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from infra.processes import Recorded, stop_postmaster, terminate
+from infra.host.processes import Recorded, stop_postmaster, terminate
 
 log = logging.getLogger(__name__)
 

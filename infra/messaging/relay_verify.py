@@ -1,6 +1,6 @@
 """An auditor's check of the relay: does the topic hold the event store?
 
-For each publication the relay recorded (infra/publications.py), read its copy from the
+For each publication the relay recorded (infra/postgres/publications.py), read its copy from the
 recorded first offsets and compare, partition by partition, with the notification log:
 every event the relay says the broker acknowledged is there, on its aggregate's partition,
 under its aggregate's key, in notification order, naming its true predecessor. Re-sends
@@ -20,10 +20,10 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from eventsourcing.application import Application
 from psycopg import Connection
 
-from infra import publications
-from infra.kafka import consumer_config, header_int, topic_for
-from infra.partitioning import partition_for
-from infra.publications import Publication
+from infra.messaging.kafka import consumer_config, header_int, topic_for
+from infra.messaging.partitioning import partition_for
+from infra.postgres import publications
+from infra.postgres.publications import Publication
 from infra.settings import Settings
 
 PAGE = 10_000

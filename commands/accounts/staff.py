@@ -5,9 +5,10 @@ import secrets
 from datetime import datetime
 from uuid import UUID
 
+from commands.accounts.identity import Identity, NewAccount
 from domain.accounts import STAFF_ROLES, Role
 from domain.errors import Conflict, RuleViolation
-from infra.identity import Identity, NewAccount
+from infra.postgres import credentials
 
 FIRST_ADMIN_USER_ID = "admin"
 
@@ -35,8 +36,7 @@ def create_staff(
 def ensure_first_admin(identity: Identity, now: datetime) -> str | None:
     """Create the first admin if there is no admin yet; return its one-time password."""
     with identity.pool.connection() as conn:
-        row = conn.execute("SELECT 1 FROM credentials WHERE role = %s LIMIT 1", (Role.ADMIN,))
-        if row.fetchone() is not None:
+        if credentials.any_with_role(conn, Role.ADMIN):
             return None
     password = secrets.token_urlsafe(18)
     try:

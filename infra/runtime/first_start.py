@@ -7,14 +7,14 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra.bootstrap import build_applications
-from infra.db import make_pool
-from infra.identity import Identity
-from infra.party_links import PartyLinks
-from infra.passwords import Passwords
-from infra.privacy_seed import default_policy_text, ensure_policy
+from commands.accounts.identity import Identity
+from commands.accounts.privacy import default_policy_text, ensure_policy
+from commands.accounts.staff import ensure_first_admin
+from commands.party_links import PartyLinks
+from infra.postgres.connections import make_pool
+from infra.runtime.bootstrap import build_applications
+from infra.security.passwords import Passwords
 from infra.settings import MASTER_KEY_BYTES, Settings
-from infra.staff import ensure_first_admin
 
 
 def master_key(settings: Settings, state_dir: Path) -> str:

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from infra.runtime.stopping import stop_on_signals
 from infra.settings import Settings
-from infra.stopping import stop_on_signals
 
 cli = typer.Typer(no_args_is_help=True, help="Jalur: the courier's event-sourced backend.")
 keys_cli = typer.Typer(no_args_is_help=True, help="Device API keys for hub scanners and couriers.")
@@ -29,7 +29,7 @@ console = Console()
 @cli.command()
 def up() -> None:
     """Start everything: embedded PostgreSQL and broker unless configured, API, relay, consumers."""
-    from infra.supervisor import up as run_up
+    from infra.runtime.supervisor import up as run_up
 
     run_up(Settings())
 
@@ -37,14 +37,14 @@ def up() -> None:
 @cli.command()
 def api() -> None:
     """Serve the HTTP API over HTTPS."""
-    from infra.tls import ensure_certificate, serve_https
+    from infra.runtime.tls import ensure_certificate, serve_https
 
     settings = Settings()
     cert, key = settings.tls_cert, settings.tls_key
     if cert is None or key is None:
         cert, key = ensure_certificate(settings.state_dir)
     serve_https(
-        "api.app:create_app",
+        "infra.runtime.web_app:from_environment",
         settings.api_host,
         settings.api_port,
         cert,
@@ -58,9 +58,9 @@ def relay(context: typer.Context) -> None:
     """Publish every stored event to Kafka (one active relay per application)."""
     if context.invoked_subcommand is not None:
         return
-    from infra.bootstrap import build_applications
-    from infra.relay import Relay
-    from infra.threads import run_all
+    from infra.messaging.relay import Relay
+    from infra.runtime.bootstrap import build_applications
+    from infra.runtime.threads import run_all
 
     settings = Settings()
     stop = stop_on_signals()
@@ -76,8 +76,8 @@ def relay_verify(
 ) -> None:
     """Check that the topics hold every event the relay published, in order, on the right
     partition with the right key; exit 1 on any missing, misplaced or reordered event."""
-    from infra.bootstrap import build_applications
-    from infra.relay_verify import verify_relay
+    from infra.messaging.relay_verify import verify_relay
+    from infra.runtime.bootstrap import build_applications
 
     settings = Settings()
     apps = build_applications(settings)
@@ -110,9 +110,9 @@ def consume(name: str) -> None:
     from consumers.mail_sender import MailSender
     from consumers.registry import projection
     from consumers.runner import ProjectionRunner
-    from infra.bootstrap import build_applications
     from infra.mail import transport_for
-    from infra.threads import run_all
+    from infra.runtime.bootstrap import build_applications
+    from infra.runtime.threads import run_all
     from projections import mail
 
     settings = Settings()
@@ -134,7 +134,7 @@ def keys_create(
     label: Annotated[str, typer.Option(help="What the key is for.")] = "",
 ) -> None:
     """Create a device key; the secret is printed once and never stored."""
-    from infra.keys import create_key
+    from infra.postgres.device_keys import create_key
 
     with _connect() as conn:
         key_id, secret = create_key(conn, hub, label)
@@ -144,7 +144,7 @@ def keys_create(
 @keys_cli.command("list")
 def keys_list() -> None:
     """List device keys (never their secrets)."""
-    from infra.keys import list_keys
+    from infra.postgres.device_keys import list_keys
 
     table = Table("key id", "hub", "label", "created", "revoked")
     with _connect() as conn:
@@ -158,7 +158,7 @@ def keys_list() -> None:
 @keys_cli.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke a device key at once."""
-    from infra.keys import revoke_key
+    from infra.postgres.device_keys import revoke_key
 
     with _connect() as conn:
         if not revoke_key(conn, key_id):
@@ -171,7 +171,7 @@ def projections_rebuild(name: str) -> None:
     """Rebuild a read model from the start beside the live one, then switch readers over."""
     from consumers.rebuild import rebuild
     from consumers.registry import projection
-    from infra.bootstrap import build_applications
+    from infra.runtime.bootstrap import build_applications
 
     settings = Settings()
     build_applications(settings)
@@ -192,7 +192,7 @@ def projections_verify(name: str) -> None:
     """Replay the event store into a scratch schema and compare it with the live read model."""
     from consumers.registry import projection
     from consumers.verify import verify
-    from infra.bootstrap import build_applications
+    from infra.runtime.bootstrap import build_applications
 
     settings = Settings()
     apps = build_applications(settings)
@@ -218,10 +218,10 @@ def users_create(
     """Create a staff account. The password is read from standard input, one line."""
     from datetime import UTC, datetime
 
+    from commands.accounts.staff import create_staff
     from domain.accounts import Role
     from domain.errors import DomainError
-    from infra.bootstrap import bootstrap
-    from infra.staff import create_staff
+    from infra.runtime.bootstrap import bootstrap
 
     password = sys.stdin.readline().rstrip("\r\n")
     container = bootstrap(Settings())
@@ -238,7 +238,7 @@ def users_create(
 
 
 def _connect() -> psycopg.Connection[tuple[object, ...]]:
-    from infra.schema import create_tables
+    from infra.postgres.schema import create_tables
 
     conn = psycopg.connect(Settings().require_database_url(), autocommit=True)
     create_tables(conn)
