@@ -61,9 +61,12 @@ def _follow_until_switched(
         runner.step(timeout=0.5)
         target = generations.positions(conn, projection, live)
         reached = runner.positions()
-        done = sum(min(reached.get(k, 0), v) for k, v in target.items())
-        progress(done, sum(target.values()))
-        if done == sum(target.values()) and generations.activate_if_caught_up(
+        done, total = (
+            sum(min(reached.get(k, 0), v) for k, v in target.items()),
+            sum(target.values()),
+        )
+        progress(done, total)
+        if done == total and generations.activate_if_caught_up(
             conn, projection, runner.generation, live
         ):
             return

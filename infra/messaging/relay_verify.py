@@ -153,13 +153,17 @@ def _read_copy(
                     continue
                 seen[partition].append(message)
                 wanted[partition].discard(_notification_id(message))
-                if (end is None and not wanted[partition]) or (
-                    end is not None and offset == end - 1
-                ):
+                if _copy_ends_here(offset, end, wanted[partition]):
                     done.add(partition)
     finally:
         consumer.close()
     return seen
+
+
+def _copy_ends_here(offset: int, end: int | None, still_wanted: set[int]) -> bool:
+    """An older copy ends just before the next one starts; the newest, once every
+    acknowledged event of the partition has appeared."""
+    return not still_wanted if end is None else offset >= end - 1
 
 
 def _judge(
