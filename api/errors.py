@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from commands.shipments import ScanBatchRejected
+from commands.scan_writer import ScanBatchRejected
 from domain.errors import (
     Conflict,
     DomainError,

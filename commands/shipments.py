@@ -6,6 +6,7 @@ Rules are checked on the plaintext the caller gives; personal values are sealed
 
 import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -15,6 +16,12 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 
+from commands.scan_writer import (
+    Answer,
+    ScanOutcome,
+    ScanWriter,
+    Store,
+)
 from commands.writes import Written, already_written, retry_on_conflict
 from domain import waybill
 from domain.booking import Booking, check_booking, sealed_facts
@@ -34,30 +41,6 @@ class Booked:
     written: Written
 
 
-@dataclass(frozen=True)
-class ScanOutcome:
-    awb: str
-    scan_id: UUID
-    recorded: bool  # False: this scan id was already recorded (a retried request)
-
-
-@dataclass(frozen=True)
-class ItemError:
-    index: int
-    code: str
-    message: str
-
-
-class ScanBatchRejected(RuleViolation):
-    """At least one scan of a batch broke a rule; nothing of the batch was stored."""
-
-    code = "scan_batch_rejected"
-
-    def __init__(self, errors: list[ItemError]) -> None:
-        super().__init__(f"{len(errors)} scan(s) rejected; nothing was recorded.")
-        self.errors = errors
-
-
 class Shipments(Application[UUID]):
     name = "shipments"
 
@@ -65,6 +48,18 @@ class Shipments(Application[UUID]):
         super().__init__(env)
         self.sealer = sealer
         self._claims: dict[str, UUID] = {}
+        self._scans = ScanWriter(
+            Store(
+                load=self.shipment,
+                save=self.save,
+                last_positions=lambda ids: already_written(self.recorder, ids),
+                sealer=sealer,
+            )
+        )
+
+    def close(self) -> None:
+        self._scans.close()
+        super().close()
 
     def book(
         self,
@@ -170,15 +165,22 @@ class Shipments(Application[UUID]):
 
     def record_scan(self, awb: str, scan: Scan, now: datetime) -> tuple[ScanOutcome, Written]:
         """Record one scan; a retried scan id returns the first outcome."""
+        outcomes, written = self.queue_scans([(awb, scan)], now, batch=False).result()
+        return outcomes[0], written
 
-        def attempt() -> tuple[ScanOutcome, Written]:
-            shipment = self.shipment(awb)
-            recorded = shipment.record_scan(scan, now, self.sealer)
-            recordings = self.save(shipment)
-            earlier = {} if recorded else already_written(self.recorder, [shipment.id])
-            return ScanOutcome(awb, scan.scan_id, recorded), Written.of(recordings, earlier)
+    def record_scans(
+        self, scans: Sequence[tuple[str, Scan]], now: datetime
+    ) -> tuple[list[ScanOutcome], Written]:
+        """Record a batch of scans atomically: all are stored, or none."""
+        return self.queue_scans(scans, now, batch=True).result()
 
-        return retry_on_conflict(attempt)
+    def queue_scans(
+        self, scans: Sequence[tuple[str, Scan]], now: datetime, *, batch: bool
+    ) -> Future[Answer]:
+        """Hand scans to this process's group commit (commands/scan_writer.py); the
+        future holds their outcomes once committed, or the error that refused them.
+        `batch`: all-or-nothing, refused with every bad item listed (ScanBatchRejected)."""
+        return self._scans.record(scans, now, batch=batch)
 
     def link_party(self, shipment_id: UUID, role: str, account: UUID) -> Written:
         """Link a party to the customer who verified its e-mail; nothing if already linked."""
@@ -189,31 +191,3 @@ class Shipments(Application[UUID]):
             return Written.of(self.save(shipment))
 
         return retry_on_conflict(attempt)
-
-    def record_scans(
-        self, scans: Sequence[tuple[str, Scan]], now: datetime
-    ) -> tuple[list[ScanOutcome], Written]:
-        """Record a batch of scans atomically: all are stored, or none."""
-        return retry_on_conflict(lambda: self._record_scans_once(scans, now))
-
-    def _record_scans_once(
-        self, scans: Sequence[tuple[str, Scan]], now: datetime
-    ) -> tuple[list[ScanOutcome], Written]:
-        shipments: dict[str, Shipment] = {}
-        outcomes: list[ScanOutcome] = []
-        errors: list[ItemError] = []
-        for index, (awb, scan) in enumerate(scans):
-            try:
-                shipment = shipments.get(awb) or self.shipment(awb)
-                shipments[awb] = shipment
-                recorded = shipment.record_scan(scan, now, self.sealer)
-            except (RuleViolation, NotFound, Conflict) as error:
-                errors.append(ItemError(index, error.code, error.message))
-                continue
-            outcomes.append(ScanOutcome(awb, scan.scan_id, recorded))
-        if errors:
-            raise ScanBatchRejected(errors)
-        recordings = self.save(*shipments.values())
-        saved = {recording.domain_event.originator_id for recording in recordings}
-        unchanged = [s.id for s in shipments.values() if s.id not in saved]
-        return outcomes, Written.of(recordings, already_written(self.recorder, unchanged))

@@ -11,7 +11,8 @@ from pathlib import Path
 from uuid import UUID
 
 from commands.container import Applications
-from commands.shipments import ScanOutcome, Shipments
+from commands.scan_writer import ScanOutcome
+from commands.shipments import Shipments
 from domain.errors import Conflict
 from domain.shipments import Scan
 from infra.postgres.connections import eventsourcing_env

@@ -2,7 +2,8 @@
 
 import pytest
 
-from commands.shipments import ScanBatchRejected, Shipments
+from commands.scan_writer import ScanBatchRejected
+from commands.shipments import Shipments
 from domain.shipments import Scan
 from domain.waybill import waybill_for
 from tests.unit.builders import (
