@@ -14,6 +14,7 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContainerDep
 from api.errors import documented_errors
@@ -65,19 +66,23 @@ class Principal:
         return self.account_id
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     container: ContainerDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
+    """Who is calling. Async, so that a scanner whose key is remembered costs no worker
+    thread; a session or an unremembered key is looked up on one."""
     if bearer is None and "authorization" in request.headers:
         # Credentials we cannot read are refused, not ignored in favour of another header.
         raise Unauthenticated(
             "The Authorization header must be `Bearer <session token>`.", code="invalid_session"
         )
     if bearer is not None:
-        session = container.signin.session(bearer.credentials, datetime.now(UTC))
+        session = await run_in_threadpool(
+            container.signin.session, bearer.credentials, datetime.now(UTC)
+        )
         if session is None:
             raise Unauthenticated(
                 "The session token is unknown, expired or revoked; sign in again.",
@@ -90,7 +95,10 @@ def current_principal(
             must_change_password=session.must_change_password,
         )
     if api_key:
-        device = authenticate(container.pool, api_key)
+        keys = container.device_keys
+        device = keys.cached(api_key) or await run_in_threadpool(
+            keys.authenticate, api_key, partial(authenticate, container.pool)
+        )
         if device is None:
             raise Unauthenticated("The API key is unknown or revoked.", code="invalid_api_key")
         return Principal(kind=DEVICE, device=device)
@@ -106,7 +114,7 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 def _enforcer(rule: str) -> Any:
     allowed = RULES[rule]
 
-    def enforce(principal: PrincipalDep) -> None:
+    async def enforce(principal: PrincipalDep) -> None:
         if principal.kind not in allowed:
             raise Forbidden("You may not do this.", code="forbidden")
         if principal.must_change_password and rule != "self":

@@ -2,10 +2,12 @@
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     accounts,
@@ -47,22 +49,39 @@ def create_app(container: Container | Callable[[], Container]) -> FastAPI:
     app = FastAPI(title="Jalur", version="1", lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    app.middleware("http")(_observe)  # added last, so outermost: every answer passes here
+    app.add_middleware(Observe)  # added last, so outermost: every answer passes here
     routers = (health, shipments, tracking, accounts, sessions, me, my_shipments, privacy, audit)
     for module in routers:
         app.include_router(module.router)
     return app
 
 
-async def _observe(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+class Observe:
     """Security headers on every answer, and one log line per request. The line names the
-    route template (`/v1/track/{awb}`), never the path or query: those may identify people."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    response.headers.update(SECURITY_HEADERS)
-    route = getattr(request.scope.get("route"), "path", "(unrouted)")
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    log.info("%s %s %s %.1fms", request.method, route, response.status_code, elapsed_ms)
-    return response
+    route template (`/v1/track/{awb}`), never the path or query: those may identify people.
+    Plain ASGI: Starlette's BaseHTTPMiddleware would run each request in a task of its own
+    and stream the answer through a memory channel."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the server answers if the application never starts one
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = getattr(scope.get("route"), "path", "(unrouted)")
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info("%s %s %s %.1fms", scope["method"], route, status, elapsed_ms)

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from commands.container import Container
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 

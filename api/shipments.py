@@ -1,10 +1,12 @@
 """Commands on shipments: booking (customers, counter devices) and scans (couriers,
 hub operators, devices)."""
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel
 
 from api.access import PrincipalDep, allow
 from api.deps import ContainerDep
@@ -18,6 +20,8 @@ from api.shipment_models import (
     ScanOut,
     ScanRecordedOut,
 )
+from commands.container import Container
+from commands.scan_writer import Answer
 from domain import waybill
 from domain.shipments import Scan
 
@@ -67,18 +71,16 @@ def book_shipment(
     },
     **allow("scan"),
 )
-def record_scan(
-    awb: str, body: ScanIn, container: ContainerDep, principal: PrincipalDep, response: Response
-) -> ScanRecordedOut:
+async def record_scan(
+    awb: str, body: ScanIn, container: ContainerDep, principal: PrincipalDep
+) -> Response:
     """Record one scan of a shipment. A repeated scan_id answers 200 with the first result."""
-    outcome, written = container.shipments.record_scan(
-        waybill.normalise(awb), _scan(body, principal.actor), datetime.now(UTC)
-    )
-    if not outcome.recorded:
-        response.status_code = 200
-    return ScanRecordedOut(
+    scans = [(waybill.normalise(awb), _scan(body, principal.actor))]
+    (outcome,), written = await _committed(container, scans, batch=False)
+    answer = ScanRecordedOut(
         **vars(outcome), consistency_token=container.consistency_token("shipments", written)
     )
+    return _json(answer, 201 if outcome.recorded else 200)
 
 
 @router.post(
@@ -88,16 +90,28 @@ def record_scan(
     responses=error_responses(400, 401, 403, 409, 413, 422),
     **allow("scan"),
 )
-def record_scans(
+async def record_scans(
     body: ScanBatchIn, container: ContainerDep, principal: PrincipalDep
-) -> ScanBatchOut:
+) -> Response:
     """Record up to 500 scans at once: all are stored, or none (422 lists the bad items)."""
     scans = [(waybill.normalise(item.awb), _scan(item, principal.actor)) for item in body.scans]
-    outcomes, written = container.shipments.record_scans(scans, datetime.now(UTC))
-    return ScanBatchOut(
+    outcomes, written = await _committed(container, scans, batch=True)
+    answer = ScanBatchOut(
         scans=[ScanOut(**vars(o)) for o in outcomes],
         consistency_token=container.consistency_token("shipments", written),
     )
+    return _json(answer, 201)
+
+
+async def _committed(container: Container, scans: list[tuple[str, Scan]], *, batch: bool) -> Answer:
+    """Wait, without holding a thread, for the group commit that holds these scans."""
+    future = container.shipments.queue_scans(scans, datetime.now(UTC), batch=batch)
+    return await asyncio.wrap_future(future)
+
+
+def _json(answer: BaseModel, status_code: int) -> Response:
+    # Serialised once: returning the model would have FastAPI validate it again first.
+    return Response(answer.model_dump_json(), status_code, media_type="application/json")
 
 
 def _scan(body: ScanIn, actor: str) -> Scan:

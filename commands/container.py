@@ -16,6 +16,7 @@ from commands.party_links import PartyLinks
 from commands.shipments import Shipments
 from commands.writes import Written
 from infra.messaging.partitioning import token_for
+from infra.postgres.device_key_cache import DeviceKeyCache
 from infra.security.keyring import Keyring
 from infra.settings import Settings
 
@@ -45,6 +46,7 @@ class Container:
     consistency_waiters: threading.BoundedSemaphore
     identity: Identity
     signin: SignIn
+    device_keys: DeviceKeyCache
 
     @property
     def party_links(self) -> PartyLinks:
@@ -71,5 +73,6 @@ class Container:
         return token_for(context, written, self.settings.kafka_partitions)
 
     def close(self) -> None:
+        self.device_keys.close()
         self.pool.close()
         self.apps.close()

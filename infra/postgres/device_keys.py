@@ -15,6 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 HUB_CODE = re.compile(r"[A-Z]{3}[0-9]{5}")
+REVOCATIONS = "jalur_api_key_revoked"  # NOTIFY channel: API processes drop their cached keys
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,13 @@ def create_key(conn: psycopg.Connection[Any], hub_code: str, label: str = "") ->
 
 
 def revoke_key(conn: psycopg.Connection[Any], key_id: str) -> bool:
-    cur = conn.execute(
-        "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL",
-        (key_id,),
-    )
+    """Revoke a key; every API process forgets its cached keys when this commits."""
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL",
+            (key_id,),
+        )
+        conn.execute(f"NOTIFY {REVOCATIONS}")
     return cur.rowcount == 1
 
 
@@ -62,6 +66,10 @@ def list_keys(conn: psycopg.Connection[Any]) -> list[KeyRecord]:
         "SELECT key_id, hub_code, label, created_at, revoked_at FROM api_keys ORDER BY created_at"
     ).fetchall()
     return [KeyRecord(*row) for row in rows]
+
+
+def digest(secret: str) -> bytes:
+    return _digest(secret)
 
 
 def authenticate(pool: ConnectionPool, secret: str) -> Device | None:

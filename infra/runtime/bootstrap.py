@@ -13,6 +13,7 @@ from commands.shipments import Shipments
 from consumers import generations
 from consumers.registry import PROJECTIONS
 from infra.postgres.connections import eventsourcing_env, make_pool, migration_lock
+from infra.postgres.device_key_cache import DeviceKeyCache
 from infra.postgres.schema import create_tables
 from infra.postgres.throttle import LoginThrottle
 from infra.security.keyring import Keyring
@@ -44,4 +45,5 @@ def bootstrap(settings: Settings) -> Container:
     links = PartyLinks(pool, apps.keyring, apps.shipments)
     identity = Identity(apps.accounts, apps.keyring, pool, Passwords(settings), links)
     signin = SignIn(identity, LoginThrottle(pool), pool, settings)
-    return Container(settings, apps, pool, waiters, identity, signin)
+    keys = DeviceKeyCache(settings.require_database_url())
+    return Container(settings, apps, pool, waiters, identity, signin, keys)

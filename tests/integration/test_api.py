@@ -227,11 +227,22 @@ def test_tracking_many_answers_found_unknown_and_invalid_numbers(api: Api) -> No
 
 
 def test_a_revoked_key_is_refused(api: Api, settings: Settings) -> None:
+    """The API remembers keys; the revocation's NOTIFY (heard by the API's listener within
+    moments of the commit) must make it forget this one, never a timeout."""
+    assert api.container.device_keys.wait_listening(timeout=10)
+    first = api.client.post("/v1/shipments", json=booking_body(), headers=api.headers)
+    assert first.status_code == 201  # the key is now remembered by the API process
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
         revoke_key(conn, api.key_id)
-    response = api.client.post("/v1/shipments", json=booking_body(), headers=api.headers)
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "invalid_api_key"
+    answers: list[Any] = []
+
+    def refused() -> bool:
+        answers.append(api.client.post("/v1/shipments", json=booking_body(), headers=api.headers))
+        return answers[-1].status_code != 201
+
+    assert wait_until(refused, timeout=5, interval=0.01)
+    assert answers[-1].status_code == 401
+    assert answers[-1].json()["error"]["code"] == "invalid_api_key"
 
 
 SCAN = "/v1/shipments/{awb}/scans"
