@@ -90,6 +90,17 @@ class Shipment(Aggregate):
         self.closed_at: datetime | None = None
         self.failed_attempts = 0
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Shipment":
+        """A copy for one command to change (the aggregate cache hands out copies, and a
+        scan batch decides on copies). Only what commands change is copied: the booking's
+        facts and times are never changed after booking, so copies share them. A new
+        attribute that commands change in place must be copied here too."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.scan_ids = set(self.scan_ids)
+        clone._pending_events = list(self._pending_events)
+        return clone
+
     @property
     def receiver_subject(self) -> UUID:
         return data_subject(self.id, "receiver", self.receiver_account)

@@ -1,6 +1,8 @@
 """Scan rules, as given (prior scans) / when (a scan) / then (new events or error code)."""
 
+import copy
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -150,3 +152,21 @@ def test_retried_delivery_scan_is_not_reported_as_closed(app: Shipments) -> None
 
     assert outcome.recorded is False
     assert scan_ids(stored_events(app)) == [delivered.scan_id]
+
+
+def test_a_copy_and_its_original_change_apart(app: Shipments) -> None:
+    """Copies (the aggregate cache's, a scan batch's) share only what never changes."""
+    original = app.shipment(given_shipment(app, a_scan("OP1", hours(1))))
+    before = (set(original.scan_ids), original.version, original.failed_attempts)
+    copied = copy.deepcopy(original)
+
+    copied.record_scan(a_scan("U04", hours(2)), LATER, app.sealer)
+    copied.link_party("receiver", uuid4())
+
+    assert (original.scan_ids, original.version, original.failed_attempts) == before
+    assert (original.receiver_account, original.collect_events()) == (None, [])
+    assert len(copied.scan_ids) == 2
+    assert copied.failed_attempts == 1
+    assert [type(e).__name__ for e in copied.collect_events()] == ["ScanRecorded", "PartyLinked"]
+    original.record_scan(a_scan("OP2", hours(3)), LATER, app.sealer)
+    assert len(copied.scan_ids) == 2
