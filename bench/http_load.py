@@ -18,6 +18,7 @@ Prints a table (path | Jalur | anchor | ratio) and writes JSON to bench/results/
 import argparse
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20, help="wrk duration per load")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
     parser.add_argument("--batch-connections", type=int, default=8, help="for POST /v1/scans")
-    parser.add_argument("--bookings", type=int, default=1000, help="shipments booked first")
+    parser.add_argument("--bookings", type=int, default=2000, help="shipments booked first")
     parser.add_argument("--idle-seconds", type=float, default=30, help="idle measurement")
     parser.add_argument("--idle-settle", type=float, default=10, help="wait after start")
     parser.add_argument("--e2e-rate", type=float, default=1000, help="offered scans/s")
@@ -267,6 +268,8 @@ def run_all(args: argparse.Namespace) -> tuple[list[Figure], dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     log.setLevel(logging.INFO)
     interrupt_once()
