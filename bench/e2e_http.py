@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 from harness import trusting
-from report import Detail, Figure, latency_detail, per_second
+from report import Detail, Figure, latency_detail, per_second, process_cpu
 from stream_load import POLL_INTERVAL_S, Watched, watching
 from workload import scan_json
 
@@ -37,6 +37,7 @@ def answered_to_visible(
     watched, answered = Watched(), [0] * senders
     with watching(settings, watched):
         began = time.perf_counter() + 0.5  # every sender connected before the first slot
+        cpu = process_cpu()
         threads = [
             threading.Thread(
                 target=_send,
@@ -51,8 +52,11 @@ def answered_to_visible(
         for thread in threads:
             thread.join()
         sent_seconds = min(time.perf_counter() - began, seconds)
+        cpu = process_cpu() - cpu
         _drain(watched)
-    return _figure(watched, sum(answered), sent_seconds, rate, senders)
+    figure = _figure(watched, sum(answered), sent_seconds, rate, senders)
+    figure.detail["client_cpu_util"] = round(cpu / sent_seconds, 2)  # 1.0: the senders' core
+    return figure
 
 
 def _slots(began: float, rate: float, seconds: float, senders: int, n: int) -> list[float]:

@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from e2e_http import answered_to_visible
 from harness import (
     bench_settings,
     child_env,
+    cpu_seconds,
     fresh_database,
     interrupt_once,
     postgres_admin_url,
@@ -89,7 +91,6 @@ class Run:
         self.args, self.tmp, self.admin_url = args, tmp, admin_url
         self.cert, self.key = ensure_certificate(tmp)
         self.figures: list[Figure] = []
-        self.pairs: dict[str, dict[str, Any]] = {}
 
     def add(self, figure: Figure) -> None:
         console.log(f"{figure.section}: {figure.name}: {figure.value} {figure.unit}")
@@ -98,6 +99,23 @@ class Run:
     def wrk(self, server: Server, mode: str, awbs: list[str], key: str = "") -> WrkResult:
         connections = self.args.batch_connections if mode == "batch" else self.args.connections
         return run_wrk(server.url, mode, awbs, self.args.seconds, connections, key)
+
+    def wrk_figure(
+        self,
+        section: str,
+        name: str,
+        pid: int,
+        load: Callable[[], WrkResult],
+        per_request: int = 1,
+    ) -> Figure:
+        """wrk's figure, with how busy the server process `pid` was and the machine's load."""
+        cpu = cpu_seconds(pid)
+        result = load()
+        detail = result.detail()
+        detail["server_cpu_util"] = round((cpu_seconds(pid) - cpu) / result.seconds, 2)
+        detail["loadavg_1m"] = round(os.getloadavg()[0], 1)
+        rate = round(result.ok_per_s * per_request, 1)
+        return Figure(section, name, rate, "scans/s" if "scan" in name else "requests/s", detail)
 
     def log_path(self, name: str) -> Path:
         return self.tmp / f"{name}.log"
@@ -165,21 +183,17 @@ def profiled(run: Run, pid: int, path: str) -> Iterator[None]:
     if not label:
         yield
         return
-    raw = run.tmp / f"{path}.raw"
-    with recording(pid, min(15.0, run.args.seconds - 3), raw):
+    seconds = min(15.0, run.args.seconds - 3)
+    raw_dir = run.tmp / f"profile-{path}"
+    raw_dir.mkdir()
+    with recording(pid, seconds, raw_dir) as raws:
         yield
-    title = f"{label}: Jalur API process under the {path} load ({run.args.connections} conn.)"
+    title = f"{label}: the `jalur api` process under the {path} load (wrk, {run.args.connections}"
+    title += f" connections), py-spy {seconds:.0f} s"
     out = BENCH / "profiles" / f"{label}-{path}.txt"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(summarise(raw, title))
+    out.write_text(summarise(raws, title, seconds))
     console.log(f"wrote {out}")
-
-
-def wrk_figure(section: str, name: str, result: WrkResult, per_request: int = 1) -> Figure:
-    rate = round(result.ok_per_s * per_request, 1)
-    return Figure(
-        section, name, rate, "scans/s" if "scan" in name else "requests/s", result.detail()
-    )
 
 
 def measure_jalur(run: Run) -> tuple[list[str], dict[str, str]]:
@@ -196,15 +210,15 @@ def measure_jalur(run: Run) -> tuple[list[str], dict[str, str]]:
             time.sleep(1.0)  # wrk's scan times are whole seconds: never before a booking
             pid = api_pid(up)
             with profiled(run, pid, "scan"):
-                scans = run.wrk(up, "scan", awbs, key)
-            run.add(wrk_figure("Jalur", "single scans", scans))
+                scans = partial(run.wrk, up, "scan", awbs, key)
+                run.add(run.wrk_figure("Jalur", "single scans", pid, scans))
             run.add(lag_figure(settings, "after single scans"))
             with profiled(run, pid, "track"):
-                track = run.wrk(up, "track", awbs)
-            run.add(wrk_figure("Jalur", "GET /v1/track/{awb}", track))
+                track = partial(run.wrk, up, "track", awbs)
+                run.add(run.wrk_figure("Jalur", "GET /v1/track/{awb}", pid, track))
             documents = tracking_documents(up, awbs)
-            batches = run.wrk(up, "batch", awbs, key)
-            run.add(wrk_figure("Jalur", "batch scans, 100 per request", batches, 100))
+            batches = partial(run.wrk, up, "batch", awbs, key)
+            run.add(run.wrk_figure("Jalur", "batch scans, 100 per request", pid, batches, 100))
             run.add(lag_figure(settings, "after batches"))
             run.add(
                 answered_to_visible(
@@ -239,7 +253,8 @@ def measure_anchors(run: Run, awbs: list[str], documents: dict[str, str]) -> Non
         fresh_database(run.admin_url) as url,
         anchor("scan_anchor", url, run.cert, run.key, run.log_path("scan-anchor")) as server,
     ):
-        run.add(wrk_figure("anchor", "single scans", run.wrk(server, "scan", awbs)))
+        scans = partial(run.wrk, server, "scan", awbs)
+        run.add(run.wrk_figure("anchor", "single scans", server.pid, scans))
     with (
         fresh_database(run.admin_url) as url,
         anchor("track_anchor", url, run.cert, run.key, run.log_path("track-anchor")) as server,
@@ -249,7 +264,8 @@ def measure_anchors(run: Run, awbs: list[str], documents: dict[str, str]) -> Non
                 "INSERT INTO anchor_tracking (awb, document) VALUES (%s, %s)",
                 list(documents.items()),
             )
-        run.add(wrk_figure("anchor", "GET /v1/track/{awb}", run.wrk(server, "track", awbs)))
+        track = partial(run.wrk, server, "track", awbs)
+        run.add(run.wrk_figure("anchor", "GET /v1/track/{awb}", server.pid, track))
 
 
 def run_all(args: argparse.Namespace) -> tuple[list[Figure], dict[str, Any]]:
