@@ -198,42 +198,45 @@ def profiled(run: Run, pid: int, path: str) -> Iterator[None]:
 
 def measure_jalur(run: Run) -> tuple[list[str], dict[str, str]]:
     """Every Jalur load on one `jalur up`; the AWBs and Jalur's tracking answer for each."""
-    args = run.args
     with fresh_database(run.admin_url) as url:
         settings = jalur_settings(run, url)
         state = run.tmp / "load-state"
         with jalur_up(settings, state, run.log_path("load-up")) as up:
             began = time.perf_counter()
-            awbs = book(settings, args.bookings)
+            awbs = book(settings, run.args.bookings)
             key = create_device_key(settings, state)
             log.info("booked %d shipments in %.1f s", len(awbs), time.perf_counter() - began)
             time.sleep(1.0)  # wrk's scan times are whole seconds: never before a booking
-            pid = api_pid(up)
-            with profiled(run, pid, "scan"):
-                scans = partial(run.wrk, up, "scan", awbs, key)
-                run.add(run.wrk_figure("Jalur", "single scans", pid, scans))
-            run.add(lag_figure(settings, "after single scans"))
-            with profiled(run, pid, "track"):
-                track = partial(run.wrk, up, "track", awbs)
-                run.add(run.wrk_figure("Jalur", "GET /v1/track/{awb}", pid, track))
-            documents = tracking_documents(up, awbs)
-            batches = partial(run.wrk, up, "batch", awbs, key)
-            run.add(run.wrk_figure("Jalur", "batch scans, 100 per request", pid, batches, 100))
-            run.add(lag_figure(settings, "after batches"))
-            run.add(
-                answered_to_visible(
-                    settings,
-                    up.url,
-                    up.cert,
-                    key,
-                    awbs,
-                    args.e2e_rate,
-                    args.e2e_seconds,
-                    args.e2e_senders,
-                )
-            )
+            documents = jalur_reads_and_writes(run, settings, up, awbs, key)
+            run.add(jalur_end_to_end(run, settings, up, awbs, key))
             run.add(lag_figure(settings, "after the sustained scans"))
     return awbs, documents
+
+
+def jalur_reads_and_writes(
+    run: Run, settings: Settings, up: Server, awbs: list[str], key: str
+) -> dict[str, str]:
+    """wrk on single scans, tracking and batches, with the lag after each write load."""
+    pid = api_pid(up)
+    with profiled(run, pid, "scan"):
+        scans = partial(run.wrk, up, "scan", awbs, key)
+        run.add(run.wrk_figure("Jalur", "single scans", pid, scans))
+    run.add(lag_figure(settings, "after single scans"))
+    with profiled(run, pid, "track"):
+        track = partial(run.wrk, up, "track", awbs)
+        run.add(run.wrk_figure("Jalur", "GET /v1/track/{awb}", pid, track))
+    documents = tracking_documents(up, awbs)
+    batches = partial(run.wrk, up, "batch", awbs, key)
+    run.add(run.wrk_figure("Jalur", "batch scans, 100 per request", pid, batches, 100))
+    run.add(lag_figure(settings, "after batches"))
+    return documents
+
+
+def jalur_end_to_end(run: Run, settings: Settings, up: Server, awbs: list[str], key: str) -> Figure:
+    args = run.args
+    return answered_to_visible(
+        settings, up.url, up.cert, key, awbs, args.e2e_rate, args.e2e_seconds, args.e2e_senders
+    )
 
 
 def lag_figure(settings: Settings, when: str) -> Figure:
