@@ -43,7 +43,7 @@ from harness import (
     postgres_admin_url,
     trusting,
 )
-from process_tree import idle_cost, postmaster_pids
+from process_tree import idle_cost, postmaster_pids, tree
 from profiles import recording, summarise
 from report import Detail, Figure, machine_facts, write_json
 from results_table import print_results
@@ -164,16 +164,15 @@ def book(settings: Settings, count: int) -> list[str]:
 
 
 def api_pid(up: Server) -> int:
-    """The `jalur api` child of the supervisor."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"infra.runtime.cli" in cmdline and cmdline[-2:] == [b"api", b""]:
-                return int(entry.name)
-    raise RuntimeError("no `jalur api` process found")
+    """The `jalur api` child of this supervisor (other systems may run on the machine)."""
+    for pid in sorted(tree([up.pid])):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"infra.runtime.cli" in cmdline and cmdline[-2:] == [b"api", b""]:
+            return pid
+    raise RuntimeError("no `jalur api` process under the supervisor")
 
 
 @contextmanager

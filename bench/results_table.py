@@ -38,12 +38,17 @@ def _ratio(jalur: Figure | None, anchor: Figure | None) -> str:
 
 
 def pairs_table(figures: Sequence[Figure]) -> Table:
-    table = Table(title="Jalur beside its anchors (rates per second, latencies in ms)")
-    for column in ("path", "Jalur /s", "p50", "p99", "anchor /s", "p50", "p99", "ratio"):
+    table = Table(
+        title="Jalur beside its anchors (rates per second, latencies in ms; load: the machine's"
+        " 1-minute load average at the end of each, 2 cores)"
+    )
+    columns = ("path", "Jalur /s", "p50", "p99", "anchor /s", "p50", "p99", "ratio", "load J/A")
+    for column in columns:
         table.add_column(column, justify="left" if column == "path" else "right")
     for path, jalur_key, anchor_key in PAIRS:
         jalur, anchor = _find(figures, jalur_key), _find(figures, anchor_key)
-        table.add_row(path, *_cells(jalur), *_cells(anchor), _ratio(jalur, anchor))
+        load = "/".join(str(f.detail.get("loadavg_1m", "-")) if f else "-" for f in (jalur, anchor))
+        table.add_row(path, *_cells(jalur), *_cells(anchor), _ratio(jalur, anchor), load)
     return table
 
 
