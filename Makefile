@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit integration e2e bench clean
+.PHONY: up test lint unit integration e2e bench bench-http clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/backbone.py
 	$(BIN)/python bench/accounts.py
+	$(BIN)/python bench/http_load.py
+
+# Jalur (a whole `jalur up`) beside its anchors over HTTPS, about 5 minutes; needs wrk.
+bench-http: $(STAMP)
+	$(BIN)/python bench/http_load.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

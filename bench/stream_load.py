@@ -124,7 +124,7 @@ def end_to_end(settings: Settings, bookings: int, rate: float, seconds: float) -
             ready = _wait_for(lambda: runner.applied >= 2 * bookings, READY_TIMEOUT_S)
             if not ready:
                 raise TimeoutError(f"the bookings were not projected within {READY_TIMEOUT_S} s")
-            with _watching(settings, watched):
+            with watching(settings, watched):
                 sent = _send_paced(shipments, awbs, watched, settings, rate, seconds)
                 _wait_for(lambda: watched.waiting() == 0, DRAIN_TIMEOUT_S)
     finally:
@@ -175,7 +175,7 @@ def _running(*workers: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _watching(settings: Settings, watched: Watched) -> Iterator[None]:
+def watching(settings: Settings, watched: Watched) -> Iterator[None]:
     """Poll tracking_positions (what read-your-writes waits on) every 2 ms."""
     stop = threading.Event()
     topic = topic_for(settings, "shipments")
