@@ -95,6 +95,8 @@ class Relay:
                 after = notifications[-1].id
                 full = len(in_flight) >= self.settings.relay_batches_in_flight
                 self._settle(in_flight, wait=full)
+            if len(in_flight):
+                self._producer().flush(ACK_TIMEOUT_S)  # caught up: send now, not after linger.ms
             while len(in_flight):
                 self._settle(in_flight, wait=True)
         except (Failed, KafkaException) as error:
