@@ -1,6 +1,7 @@
 """The outbox relay: follows an application's notification log and produces every
 event to its Kafka topic, in notification order, advancing its position (kept in
-PostgreSQL) only after the broker acknowledged every message of a batch.
+PostgreSQL) only after the broker acknowledged every message of a batch. It sleeps until
+the event store's insert function announces a commit (NOTIFY), or a fallback poll.
 
 Losing the broker's memory is detected with a marker: a random number committed as
 the offset of a private consumer group. A broker that forgot it forgot our events
@@ -57,7 +58,9 @@ class Relay:
         try:
             if not self._become_leader(stop):
                 return
-            self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel())))
+            channel = getattr(self.app.recorder, "channel_name", None)  # PostgreSQL's only
+            if channel:
+                self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             last_check = -float("inf")
             while not stop.is_set():
                 if time.monotonic() - last_check > self.settings.relay_check_interval_s:
@@ -183,9 +186,6 @@ class Relay:
             settled = in_flight.settled()
         if settled is not None:
             self._save_position(settled)
-
-    def _channel(self) -> str:
-        return str(getattr(self.app.recorder, "channel_name"))  # noqa: B009
 
     def _forget_news(self) -> None:
         """Drop the notifications already received: what they announce is read next."""
