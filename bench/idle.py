@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HZ = os.sysconf("SC_CLK_TCK")
 KINDS = ("consume tracking", "consume accounts", "consume mail", "cli relay", "cli api",
-         "watchdog", "cli up", "tansu")  # fmt: skip
+         "watchdog", "jalur up", "tansu")  # fmt: skip
 
 
 def ppid_and_ticks(pid: int) -> tuple[int, int]:
@@ -40,7 +40,9 @@ def kind(pid: int) -> str:
     found = next((k for k in KINDS if k in line), None)
     if found:
         return found
-    return "postgres: " + line.split(":", 1)[1].strip() if "postgres:" in line else line[:50]
+    if "postgres:" in line:
+        return "postgres: " + line.split(":", 1)[1].strip()
+    return "postmaster" if "bin/postgres" in line else line[:50]
 
 
 def tree(roots: list[int]) -> set[int]:
