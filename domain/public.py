@@ -33,7 +33,13 @@ PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
     Waybill.Issued: ("WaybillIssued", 1),  # type: ignore[attr-defined]
 }
 
-_ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+# Every domain event has these; the public form carries them outside `data`.
+ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic"}
+)
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False).encode
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class PublicEvent:
             "occurred_at": self.occurred_at,
             "data": self.data,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
+        return _encode(body).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> "PublicEvent":
@@ -71,7 +77,7 @@ class PublicEvent:
 
 def to_public(domain_event: DomainEvent) -> PublicEvent:
     name, version = PUBLIC_NAMES[type(domain_event)]
-    facts = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE_FIELDS}
+    facts = {k: v for k, v in vars(domain_event).items() if k not in ENVELOPE_FIELDS}
     return PublicEvent(
         type=name,
         schema_version=version,

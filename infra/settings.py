@@ -60,8 +60,16 @@ class Settings(BaseSettings):
     consistency_max_waiters: int = Field(
         default=16, ge=1, description="Reads that may wait for a token at once; more get 503."
     )
-    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
-    relay_poll_interval_s: float = Field(default=0.01, gt=0)
+    relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    relay_batches_in_flight: int = Field(
+        default=16, ge=1, le=64, description="Batches sent to the broker and not yet acknowledged."
+    )
+    relay_fallback_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="The relay wakes on each commit's NOTIFY; this often it looks anyway, so a "
+        "missed notification (a dropped listening connection) only delays publishing.",
+    )
     relay_check_interval_s: float = Field(default=2.0, gt=0)
     projection_batch_size: int = Field(default=500, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1)

@@ -1,6 +1,7 @@
 """The outbox relay: follows an application's notification log and produces every
 event to its Kafka topic, in notification order, advancing its position (kept in
-PostgreSQL) only after the broker acknowledged every message of a batch.
+PostgreSQL) only after the broker acknowledged every message of a batch. It sleeps until
+the event store's insert function announces a commit (NOTIFY), or a fallback poll.
 
 Losing the broker's memory is detected with a marker: a random number committed as
 the offset of a private consumer group. A broker that forgot it forgot our events
@@ -13,33 +14,26 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
+from uuid import UUID
 
 import psycopg
-from confluent_kafka import (
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from eventsourcing.application import Application
-from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification
+from psycopg import sql
 
-from domain.public import to_public
+from infra.messaging.in_flight import Batch, Failed, InFlight, Settled
 from infra.messaging.kafka import consumer_config, ensure_topics, producer_config, topic_for
 from infra.messaging.partitioning import partition_for
+from infra.messaging.public_form import PublicForm
 from infra.postgres import publications
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 MARKER_REFRESH_S = 3600.0  # re-commit so a real cluster never expires the marker group
-
-
-class PublishFailed(Exception):
-    pass
+ACK_TIMEOUT_S = 35.0  # longer than producer_config's message.timeout.ms: a report always comes
+STOP_CHECK_S = 0.25  # how often a wait for news looks at the stop event
 
 
 class Relay:
@@ -57,12 +51,16 @@ class Relay:
         self.marker_refreshed_at = time.monotonic()
         self.published = 0
         self.unplaced: set[int] = set()  # partitions where this publication's start is unknown
+        self.public_form = PublicForm(app)
 
     def run(self, stop: threading.Event) -> None:
         self.conn = psycopg.connect(self.settings.require_database_url(), autocommit=True)
         try:
             if not self._become_leader(stop):
                 return
+            channel = getattr(self.app.recorder, "channel_name", None)  # PostgreSQL's only
+            if channel:
+                self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             last_check = -float("inf")
             while not stop.is_set():
                 if time.monotonic() - last_check > self.settings.relay_check_interval_s:
@@ -70,8 +68,11 @@ class Relay:
                     if not self._broker_checked():
                         stop.wait(1.0)
                         continue
+                    self._producer()  # its idempotent id takes librdkafka 0.5 s: ask early
+                self._forget_news()
                 if not self.relay_once():
-                    stop.wait(self.settings.relay_poll_interval_s)
+                    check_due = last_check + self.settings.relay_check_interval_s
+                    self._wait_for_news(stop, check_due)
         finally:
             self._close_producer(flush=True)
             if self.marker_client is not None:
@@ -79,23 +80,35 @@ class Relay:
             self.conn.close()
 
     def relay_once(self) -> bool:
-        """Publish the next batch; False when there was nothing to publish."""
-        notifications = self.app.recorder.select_notifications(
-            start=self.position + 1, limit=self.settings.relay_batch_size
-        )
-        if not notifications:
-            return False
+        """Publish what is stored after the position, for at most the broker check
+        interval; False when there was nothing to publish. Several batches are on their way
+        at once; the position is saved as each is acknowledged, in order."""
+        deadline = time.monotonic() + self.settings.relay_check_interval_s
+        in_flight = InFlight()
+        heads, start = list(self.heads), self.position
+        after = start
         try:
-            first_offsets = self._publish(notifications)
-        except (PublishFailed, KafkaException) as error:
+            while time.monotonic() < deadline:
+                notifications = self.app.recorder.select_notifications(
+                    start=after + 1, limit=self.settings.relay_batch_size
+                )
+                if not notifications:
+                    break
+                in_flight.add(self._send(notifications, heads))
+                after = notifications[-1].id
+                full = len(in_flight) >= self.settings.relay_batches_in_flight
+                self._settle(in_flight, wait=full)
+            if len(in_flight):
+                self._producer().flush(ACK_TIMEOUT_S)  # caught up: send now, not after linger.ms
+            while len(in_flight):
+                self._settle(in_flight, wait=True)
+        except (Failed, KafkaException) as error:
             log.warning("publishing failed (%s); checking the broker and retrying", error)
             self._close_producer(flush=False)
             time.sleep(0.5)
             self._broker_checked()
             return True
-        self._save_position(notifications[-1].id, first_offsets)
-        self.published += len(notifications)
-        return True
+        return after > start
 
     def _become_leader(self, stop: threading.Event) -> bool:
         assert self.conn is not None
@@ -107,60 +120,87 @@ class Relay:
             stop.wait(1.0)
         return False
 
-    def _publish(self, notifications: Sequence[Notification]) -> dict[int, int]:
-        """Produce a batch and wait for every acknowledgement; return the lowest offset
-        acknowledged per partition whose start in this publication is not yet recorded."""
+    def _send(self, notifications: Sequence[Notification], heads: list[int]) -> Batch:
+        """Produce a batch without waiting for the broker. Each message names the previous
+        one in its partition, so a consumer can tell a gap (a message the broker never
+        delivered) from a duplicate. `heads` is advanced to the batch's end."""
         producer = self._producer()
-        failures: list[KafkaError] = []
-        first_offsets: dict[int, int] = {}
-
-        def on_delivery(error: KafkaError | None, message: Message) -> None:
-            if error is not None:
-                failures.append(error)
-                return
-            partition, offset = message.partition(), message.offset()
-            if partition in self.unplaced and offset is not None and partition is not None:
-                first_offsets[partition] = min(offset, first_offsets.get(partition, offset))
-
-        heads = list(self.heads)
+        partitions = self.settings.kafka_partitions
+        batch = Batch(notifications[-1].id, [], frozenset(self.unplaced), len(notifications))
         for notification in notifications:
-            self._produce(producer, notification, heads, on_delivery)
-        if producer.flush(30) > 0 or failures:
-            raise PublishFailed(str(failures[:1]) or "flush timed out")
-        self.heads = heads
-        return first_offsets
+            public = self.public_form.of(notification)
+            originator = notification.originator_id
+            if not isinstance(originator, UUID):
+                originator = UUID(originator)
+            partition = partition_for(originator, partitions)
+            previous, heads[partition] = heads[partition], notification.id
+            headers: list[tuple[str, str | bytes | None]] = [
+                ("event_type", public.type),
+                ("schema_version", str(public.schema_version)),
+                ("source_application", self.app.name),
+                ("notification_id", str(notification.id)),
+                ("previous_notification_id", str(previous)),
+                ("aggregate_version", str(public.aggregate_version)),
+                ("timestamp", public.occurred_at),
+            ]
+            self._produce(
+                producer, public.aggregate_id.encode(), public.to_json(), partition, headers, batch
+            )
+        batch.heads = list(heads)
+        return batch
 
     def _produce(
-        self, producer: Producer, notification: Notification, heads: list[int], on_delivery: Any
+        self,
+        producer: Producer,
+        key: bytes,
+        value: bytes,
+        partition: int,
+        headers: list[tuple[str, str | bytes | None]],
+        batch: Batch,
     ) -> None:
-        """Produce one event. Each message names the previous one in its partition, so a
-        consumer can tell a gap (a message the broker never delivered) from a duplicate."""
-        domain_event = cast(DomainEvent, self.app.mapper.to_domain_event(notification))
-        public = to_public(domain_event)
-        partition = partition_for(domain_event.originator_id, self.settings.kafka_partitions)
-        previous, heads[partition] = heads[partition], notification.id
-        headers = {
-            "event_type": public.type,
-            "schema_version": str(public.schema_version),
-            "source_application": self.app.name,
-            "notification_id": str(notification.id),
-            "previous_notification_id": str(previous),
-            "aggregate_version": str(public.aggregate_version),
-            "timestamp": public.occurred_at,
-        }
         while True:
             try:
                 producer.produce(
                     self.topic,
-                    key=public.aggregate_id.encode(),
-                    value=public.to_json(),
+                    key=key,
+                    value=value,
                     partition=partition,
-                    headers=list(headers.items()),
-                    on_delivery=on_delivery,
+                    headers=headers,
+                    on_delivery=batch.delivered,
                 )
                 return
             except BufferError:
                 producer.poll(0.05)
+
+    def _settle(self, in_flight: InFlight, *, wait: bool) -> None:
+        """Serve delivery reports and save the position after every batch acknowledged in
+        full; with `wait`, first wait until at least the oldest batch is."""
+        producer = self._producer()
+        deadline = time.monotonic() + ACK_TIMEOUT_S
+        producer.poll(0)
+        settled = in_flight.settled()
+        while wait and settled is None:
+            if time.monotonic() > deadline:
+                raise Failed("no delivery report within the message timeout")
+            producer.poll(0.1)
+            settled = in_flight.settled()
+        if settled is not None:
+            self._save_position(settled)
+
+    def _forget_news(self) -> None:
+        """Drop the notifications already received: what they announce is read next."""
+        assert self.conn is not None
+        for _ in self.conn.notifies(timeout=0):
+            pass
+
+    def _wait_for_news(self, stop: threading.Event, check_due: float) -> None:
+        """Until a commit is announced, the fallback poll or the broker check is due, or
+        the relay is stopped."""
+        assert self.conn is not None
+        until = min(time.monotonic() + self.settings.relay_fallback_poll_s, check_due)
+        while not stop.is_set() and (left := until - time.monotonic()) > 0:
+            for _ in self.conn.notifies(timeout=min(left, STOP_CHECK_S), stop_after=1):
+                return
 
     def _broker_checked(self) -> bool:
         """Check the broker; False (and retry later) while it cannot be reached."""
@@ -210,7 +250,7 @@ class Relay:
         self.position, self.marker, self.heads = 0, marker, self._fresh_heads()
         self.marker_refreshed_at = time.monotonic()
         with self.conn.transaction():
-            self._store_position(0)
+            self._store_position(0, self.heads)
             publications.begin(
                 self.conn, self.app.name, self.settings.kafka_partitions, first=publications.UNKNOWN
             )
@@ -242,16 +282,17 @@ class Relay:
     def _fresh_heads(self) -> list[int]:
         return [0] * self.settings.kafka_partitions
 
-    def _save_position(self, notification_id: int, first_offsets: dict[int, int]) -> None:
+    def _save_position(self, settled: Settled) -> None:
         assert self.conn is not None
         with self.conn.transaction():
-            self._store_position(notification_id)
-            if first_offsets:
-                publications.learn_first_offsets(self.conn, self.app.name, first_offsets)
-        self.position = notification_id
-        self.unplaced -= set(first_offsets)
+            self._store_position(settled.last_id, settled.heads)
+            if settled.first_offsets:
+                publications.learn_first_offsets(self.conn, self.app.name, settled.first_offsets)
+        self.published += settled.events
+        self.position, self.heads = settled.last_id, settled.heads
+        self.unplaced -= set(settled.first_offsets)
 
-    def _store_position(self, notification_id: int) -> None:
+    def _store_position(self, notification_id: int, heads: list[int]) -> None:
         assert self.conn is not None
         self.conn.execute(
             """INSERT INTO relay_positions
@@ -261,7 +302,7 @@ class Relay:
                SET notification_id = EXCLUDED.notification_id,
                    broker_marker = EXCLUDED.broker_marker,
                    partition_heads = EXCLUDED.partition_heads""",
-            (self.app.name, notification_id, self.marker, self.heads),
+            (self.app.name, notification_id, self.marker, heads),
         )
 
     def _producer(self) -> Producer:

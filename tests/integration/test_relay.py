@@ -180,3 +180,19 @@ class BusyWriter:
             self.started.set()
             step += 1
             stop.wait(0.05)
+
+
+def test_the_relay_wakes_when_an_event_is_committed(settings: Settings) -> None:
+    """With its fallback poll and broker check a minute away, only the commit's NOTIFY
+    can make the idle relay publish within seconds."""
+    patient = settings.model_copy(
+        update={"relay_fallback_poll_s": 60, "relay_check_interval_s": 60}
+    )
+    shipments = build_applications(patient).shipments
+    relay = Relay(shipments, patient)
+    with running(relay):
+        shipments.book(booking(1), actor="key_test", now=BOOKED_AT)
+        assert wait_until(lambda: relay.published == 2, timeout=30)
+        time.sleep(1.0)  # idle now, waiting for news
+        shipments.book(booking(2), actor="key_test", now=BOOKED_AT)
+        assert wait_until(lambda: relay.published == 4, timeout=15, interval=0.05)
