@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.01, gt=0)
     relay_check_interval_s: float = Field(default=2.0, gt=0)
-    projection_batch_size: int = Field(default=500, ge=1, le=10_000)
+    projection_batch_size: int = Field(default=2000, ge=1, le=10_000)
     rebuild_batch_size: int = Field(default=5000, ge=1, le=100_000)
     consumer_idle_wait_s: float = Field(
         default=0.5,

@@ -119,6 +119,28 @@ STATE = """SELECT shipment_id::text AS shipment_id, public, closed, pod_receiver
            FROM shipments WHERE shipment_id = ANY(%s::uuid[])"""
 
 
+SCAN_COLUMNS = """shipment_id, scan_id, aggregate_version, scanned_at, recorded_at, code,
+    description, status, reason, city"""
+SHIPMENT_COLUMNS = """shipment_id, awb, service, origin_city, destination_city, shipper_name,
+    receiver_name, shipper_account, receiver_account, shipper, receiver, weight_grams, cod,
+    cod_amount, declared_value, parcel, booked_at, status, status_reason, status_at, closed,
+    delivered_at, pod_receiver_name, pod_relationship, public, scan_count, aggregate_version"""
+# Binary parameters (%b): a text array would escape every quote of every document.
+UPDATE = """
+UPDATE shipments SET status = u.status, status_reason = u.status_reason,
+    status_at = u.status_at, closed = u.closed, delivered_at = u.delivered_at,
+    pod_receiver_name = u.pod_receiver_name, pod_relationship = u.pod_relationship,
+    public = u.public, scan_count = u.scan_count, aggregate_version = u.aggregate_version,
+    shipper_account = u.shipper_account, receiver_account = u.receiver_account
+FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::bool[], %b::timestamptz[],
+            %b::text[], %b::text[], %b::jsonb[], %b::int[], %b::int[], %b::uuid[], %b::uuid[],
+            %b::uuid[])
+    AS u(status, status_reason, status_at, closed, delivered_at, pod_receiver_name,
+         pod_relationship, public, scan_count, aggregate_version, shipper_account,
+         receiver_account, shipment_id)
+WHERE shipments.shipment_id = u.shipment_id"""
+
+
 def _load(cur: Cursor[Any], ids: set[str]) -> dict[str, Tracked]:
     if not ids:
         return {}
@@ -129,12 +151,13 @@ def _load(cur: Cursor[Any], ids: set[str]) -> dict[str, Tracked]:
 
 def _insert_scans(cur: Cursor[Any], rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        cur.executemany(
-            """INSERT INTO scans (shipment_id, scan_id, aggregate_version, scanned_at,
-                   recorded_at, code, description, status, reason, city)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            rows,
-        )
+        _copy(cur, "scans", SCAN_COLUMNS, rows)
+
+
+def _copy(cur: Cursor[Any], table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _insert_shipments(
@@ -142,16 +165,8 @@ def _insert_shipments(
 ) -> None:
     if not new:
         return
-    cur.executemany(
-        """INSERT INTO shipments (shipment_id, awb, service, origin_city, destination_city,
-               shipper_name, receiver_name, shipper_account, receiver_account, shipper, receiver,
-               weight_grams, cod, cod_amount, declared_value, parcel, booked_at, status,
-               status_reason, status_at, closed, delivered_at, pod_receiver_name,
-               pod_relationship, public, scan_count, aggregate_version)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                   %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        [_booking_row(facts[shipment_id], tracked) for shipment_id, tracked in new.items()],
-    )
+    rows = [_booking_row(facts[shipment_id], tracked) for shipment_id, tracked in new.items()]
+    _copy(cur, "shipments", SHIPMENT_COLUMNS, rows)
 
 
 def _booking_row(event: PublicEvent, tracked: Tracked) -> tuple[Any, ...]:
@@ -182,17 +197,11 @@ def _booking_row(event: PublicEvent, tracked: Tracked) -> tuple[Any, ...]:
 def _update_shipments(cur: Cursor[Any], existing: dict[str, Tracked]) -> None:
     if not existing:
         return
-    cur.executemany(
-        """UPDATE shipments SET status = %s, status_reason = %s, status_at = %s, closed = %s,
-               delivered_at = %s, pod_receiver_name = %s, pod_relationship = %s, public = %s,
-               scan_count = %s, aggregate_version = %s, shipper_account = %s,
-               receiver_account = %s
-           WHERE shipment_id = %s""",
-        [
-            (*_mutable(t), t.shipper_account, t.receiver_account, shipment_id)
-            for shipment_id, t in existing.items()
-        ],
-    )
+    rows = [
+        (*_mutable(t), t.shipper_account, t.receiver_account, shipment_id)
+        for shipment_id, t in existing.items()
+    ]
+    cur.execute(UPDATE, [list(column) for column in zip(*rows, strict=True)])
 
 
 def _mutable(tracked: Tracked) -> tuple[Any, ...]:

@@ -80,10 +80,7 @@ def scanned(tracked: Tracked, event: PublicEvent) -> None:
         "reason": reason,
         "city": city_of(data["location"]),
     }
-    history = tracked.public["history"]
-    # Versions only grow, so among equal scan times the new scan goes last.
-    place = bisect_right([datetime.fromisoformat(h["scanned_at"]) for h in history], at)
-    history.insert(place, entry)
+    _into_history(tracked.public["history"], entry, at)
     tracked.scan_count += 1
     tracked.aggregate_version = event.aggregate_version
     closing = SCAN_CODES[code].kind in TERMINAL_KINDS
@@ -100,6 +97,16 @@ def scanned(tracked: Tracked, event: PublicEvent) -> None:
         tracked.pod_receiver_name = pod_name
     if data.get("recipient_relationship") is not None:
         public["pod_relationship"] = data["recipient_relationship"]
+
+
+def _into_history(history: list[dict[str, Any]], entry: dict[str, Any], at: datetime) -> None:
+    """Scan-time order; versions only grow, so among equal times the new scan goes last.
+    Most scans are the latest: they are appended without looking further back."""
+    if not history or datetime.fromisoformat(history[-1]["scanned_at"]) <= at:
+        history.append(entry)
+        return
+    times = [datetime.fromisoformat(h["scanned_at"]) for h in history]
+    history.insert(bisect_right(times, at), entry)
 
 
 def scan_row(event: PublicEvent) -> tuple[Any, ...]:
