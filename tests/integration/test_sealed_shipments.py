@@ -25,9 +25,9 @@ from infra.settings import Settings
 from projections.tracking_queries import (
     Unseal,
     audit_totals,
-    public_documents,
     owned_shipment,
     owned_shipments,
+    public_documents,
 )
 from tests.integration.workers import read_topic, running
 from tests.support import BOOKED_AT, LATER, T0, booking, wait_until
