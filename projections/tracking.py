@@ -76,6 +76,7 @@ DDL = (
         status text NOT NULL,
         reason text,
         city text NOT NULL,
+        public jsonb NOT NULL,
         PRIMARY KEY (shipment_id, scan_id)
     )""",
     "CREATE INDEX ON scans (shipment_id, scanned_at)",
@@ -120,7 +121,7 @@ STATE = """SELECT shipment_id::text AS shipment_id, public, closed, pod_receiver
 
 
 SCAN_COLUMNS = """shipment_id, scan_id, aggregate_version, scanned_at, recorded_at, code,
-    description, status, reason, city"""
+    description, status, reason, city, public"""
 SHIPMENT_COLUMNS = """shipment_id, awb, service, origin_city, destination_city, shipper_name,
     receiver_name, shipper_account, receiver_account, shipper, receiver, weight_grams, cod,
     cod_amount, declared_value, parcel, booked_at, status, status_reason, status_at, closed,
@@ -151,7 +152,7 @@ def _load(cur: Cursor[Any], ids: set[str]) -> dict[str, Tracked]:
 
 def _insert_scans(cur: Cursor[Any], rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        _copy(cur, "scans", SCAN_COLUMNS, rows)
+        _copy(cur, "scans", SCAN_COLUMNS, [(*row[:-1], Jsonb(row[-1])) for row in rows])
 
 
 def _copy(cur: Cursor[Any], table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:

@@ -2,12 +2,13 @@
 document it keeps ready to serve (`GET /v1/track/{awb}`).
 
 The document holds no personal data, masked or not: the three masked names are opened
-and added when it is served, so erasing a subject's key blanks them at once. Every rule
-of the public answer (statuses, closing scans, cities, history order) is applied here,
-once, when the event is folded.
+and added when it is served, so erasing a subject's key blanks them at once. Nor does it
+hold the history: each scan's row keeps its own entry, so a scan writes one small row and
+rewrites a small document, whatever the length of the history (the served answer gathers
+the entries in scan-time order). Every rule of the public answer (statuses, closing
+scans, cities) is applied here, once, when the event is folded.
 """
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from domain.scans import SCAN_CODES, TERMINAL_KINDS
 from domain.sealing import is_sealed
 from projections.statuses import BOOKED_STATUS, MAPPING_VERSION, status_for
 
-# The masked names, added when served (see the module's docstring).
+# Added when served (see the module's docstring).
 NAME_FIELDS = ("shipper_name", "receiver_name", "pod_receiver_name")
 
 
@@ -56,7 +57,6 @@ def booked(event: PublicEvent) -> Tracked:
             "status_at": None,
             "delivered_at": None,
             "pod_relationship": None,
-            "history": [],
             "status_mapping_version": MAPPING_VERSION,
         },
         shipper_account=data.get("shipper_account"),
@@ -66,21 +66,12 @@ def booked(event: PublicEvent) -> Tracked:
 
 
 def scanned(tracked: Tracked, event: PublicEvent) -> None:
-    """Add the scan to the history (scan-time order) and let it set the status if it may:
-    the latest scan by scan time sets the status; a closing scan always wins and is final."""
+    """Let the scan set the status if it may: the latest scan by scan time sets the status;
+    a closing scan always wins and is final. (Its history entry is its own row.)"""
     data = event.data
     code = data["code"]
     status, reason = status_for(code)
     at = datetime.fromisoformat(data["scanned_at"])
-    entry = {
-        "scanned_at": instant(at),
-        "code": code,
-        "description": SCAN_CODES[code].description,
-        "status": status,
-        "reason": reason,
-        "city": city_of(data["location"]),
-    }
-    _into_history(tracked.public["history"], entry, at)
     tracked.scan_count += 1
     tracked.aggregate_version = event.aggregate_version
     closing = SCAN_CODES[code].kind in TERMINAL_KINDS
@@ -88,10 +79,10 @@ def scanned(tracked: Tracked, event: PublicEvent) -> None:
     if tracked.closed or not (closing or last is None or last <= at):
         return
     public = tracked.public
-    public.update(status=status, status_reason=reason, status_at=entry["scanned_at"])
+    public.update(status=status, status_reason=reason, status_at=instant(at))
     tracked.closed = closing
     if status == "delivered":
-        public["delivered_at"] = entry["scanned_at"]
+        public["delivered_at"] = public["status_at"]
     pod_name = sealed_or_none(data.get("recipient_name"))
     if pod_name is not None:
         tracked.pod_receiver_name = pod_name
@@ -99,33 +90,24 @@ def scanned(tracked: Tracked, event: PublicEvent) -> None:
         public["pod_relationship"] = data["recipient_relationship"]
 
 
-def _into_history(history: list[dict[str, Any]], entry: dict[str, Any], at: datetime) -> None:
-    """Scan-time order; versions only grow, so among equal times the new scan goes last.
-    Most scans are the latest: they are appended without looking further back."""
-    if not history or datetime.fromisoformat(history[-1]["scanned_at"]) <= at:
-        history.append(entry)
-        return
-    times = [datetime.fromisoformat(h["scanned_at"]) for h in history]
-    history.insert(bisect_right(times, at), entry)
-
-
 def scan_row(event: PublicEvent) -> tuple[Any, ...]:
-    """The scan's row in the scans table."""
+    """The scan's row in the scans table, its public history entry last."""
     data = event.data
     code = data["code"]
     status, reason = status_for(code)
-    return (
-        event.aggregate_id,
-        data["scan_id"],
-        event.aggregate_version,
-        datetime.fromisoformat(data["scanned_at"]),
-        data["recorded_at"],
-        code,
-        SCAN_CODES[code].description,
-        status,
-        reason,
-        city_of(data["location"]),
-    )
+    at = datetime.fromisoformat(data["scanned_at"])
+    city = city_of(data["location"])
+    description = SCAN_CODES[code].description
+    entry = {
+        "scanned_at": instant(at),
+        "code": code,
+        "description": description,
+        "status": status,
+        "reason": reason,
+        "city": city,
+    }
+    row = (event.aggregate_id, data["scan_id"], event.aggregate_version, at)
+    return (*row, data["recorded_at"], code, description, status, reason, city, entry)
 
 
 def linked(tracked: Tracked, event: PublicEvent) -> None:

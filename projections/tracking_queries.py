@@ -23,11 +23,13 @@ OpenSealed = Callable[[str, bytes], str | None]  # a sealed value, its subject's
 Row = dict[str, Any]
 
 
-# The most recent booking of a (recycled) AWB; each masked name sealed, with the wrapped
-# key of the subject it names (`pii1:<subject>:…`, domain/sealing.py), NULL once erased:
-# one indexed look-up, keys included.
+# The most recent booking of a (recycled) AWB, its history in scan-time order, and each
+# masked name sealed, with the wrapped key of the subject it names (`pii1:<subject>:…`,
+# domain/sealing.py), NULL once erased: one statement on indexes, keys included.
 PUBLIC = """
 SELECT DISTINCT ON (s.awb) s.awb, s.public::text,
+       (SELECT coalesce(json_agg(c.public ORDER BY c.scanned_at, c.aggregate_version), '[]')
+        FROM tracking_scans c WHERE c.shipment_id = s.shipment_id)::text,
        s.shipper_name, s.receiver_name, s.pod_receiver_name,
        (SELECT wrapped FROM data_keys WHERE subject = split_part(s.shipper_name, ':', 2)::uuid),
        (SELECT wrapped FROM data_keys WHERE subject = split_part(s.receiver_name, ':', 2)::uuid),
@@ -80,13 +82,13 @@ async def public_documents_async(
 
 def _answers(rows: list[tuple[Any, ...]], open_sealed: OpenSealed) -> dict[str, bytes]:
     answers = {}
-    for awb, document, *found in rows:
+    for awb, document, history, *found in rows:
         sealed, keys = found[: len(NAME_FIELDS)], found[len(NAME_FIELDS) :]
         names = {
             field: _masked(open_sealed(value, key) if value and key else None)
             for field, value, key in zip(NAME_FIELDS, sealed, keys, strict=True)
         }
-        answers[awb] = f"{document[:-1]}, {json.dumps(names)[1:]}".encode()
+        answers[awb] = f'{document[:-1]}, "history": {history}, {json.dumps(names)[1:]}'.encode()
     return answers
 
 
