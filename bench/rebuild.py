@@ -132,7 +132,7 @@ def measure(settings: Settings, bookings: int, events: int) -> list[Figure]:
     detail: Detail = {
         "events": published,
         "batch_size": settings.projection_batch_size,
-        "rebuild_batch_size": getattr(settings, "rebuild_batch_size", "n/a"),
+        "rebuild_batch_size": settings.rebuild_batch_size,
         "partitions": settings.kafka_partitions,
     }
     return [
