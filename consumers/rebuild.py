@@ -37,7 +37,13 @@ def rebuild(
         with migration_lock(url):
             live = generations.ensure_generation(conn, projection)
             new = generations.create_generation(conn, projection)
-        runner = ProjectionRunner(projection, settings, generation=new, follow_switches=False)
+        runner = ProjectionRunner(
+            projection,
+            settings,
+            generation=new,
+            follow_switches=False,
+            batch_size=settings.rebuild_batch_size,
+        )
         try:
             _follow_until_switched(conn, runner, live, stop, progress)
         finally:
@@ -58,7 +64,7 @@ def _follow_until_switched(
     moment of the switch; the live runner keeps going meanwhile, so try again until then."""
     projection = runner.projection
     while not stop.is_set():
-        runner.step(timeout=0.5)
+        runner.step()
         target = generations.positions(conn, projection, live)
         reached = runner.positions()
         done, total = (

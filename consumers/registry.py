@@ -1,5 +1,6 @@
 """Every projection the system runs, by name."""
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -34,3 +35,14 @@ def rebuildable(projection: Projection) -> bool:
     replaying its events would repeat them. A projection that does not say is a pure
     read model, and rebuildable."""
     return bool(getattr(projection, "REBUILDABLE", True))
+
+
+def apply_all(projection: Projection, events: Sequence[PublicEvent], cur: Cursor[Any]) -> None:
+    """Apply events in order: in one go where the projection folds a batch
+    (`apply_batch`), else one by one."""
+    batch = getattr(projection, "apply_batch", None)
+    if batch is not None:
+        batch(events, cur)
+        return
+    for event in events:
+        projection.apply(event, cur)

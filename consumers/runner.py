@@ -22,7 +22,7 @@ from confluent_kafka import (
 from psycopg import sql
 
 from consumers import generations
-from consumers.registry import Projection
+from consumers.registry import Projection, apply_all
 from domain.public import PublicEvent
 from infra.messaging.kafka import consumer_config, header_int, topic_for
 from infra.postgres.connections import migration_lock
@@ -46,9 +46,11 @@ class ProjectionRunner:
         *,
         generation: int | None = None,
         follow_switches: bool = True,
+        batch_size: int | None = None,
     ) -> None:
         self.projection = projection
         self.settings = settings
+        self.batch_size = batch_size or settings.projection_batch_size
         self.topics = [topic_for(settings, context) for context in projection.CONTEXTS]
         self.follow_switches = follow_switches
         self.conn = psycopg.connect(settings.require_database_url(), autocommit=True)
@@ -64,6 +66,7 @@ class ProjectionRunner:
         self._last_switch_check = time.monotonic()
         self._last_tail_check = time.monotonic()
         self._backlogged_at = 0.0  # when consume() last returned a full batch
+        self._flowing = False  # the last call returned messages: more may be queued
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -74,17 +77,17 @@ class ProjectionRunner:
         finally:
             self.close()
 
-    def step(self, timeout: float = 0.01) -> int:
-        """Consume and apply one batch; the number of messages it held.
-
-        consume() waits the whole timeout unless a full batch arrives, so the timeout is
-        the latency floor of a quiet stream: keep it short."""
-        messages = self.consumer.consume(self.settings.projection_batch_size, timeout)
+    def step(self, idle_wait: float | None = None) -> int:
+        """Consume and apply one batch; the number of messages it held."""
+        messages = self._next_batch(
+            self.settings.consumer_idle_wait_s if idle_wait is None else idle_wait
+        )
         events = [m for m in messages if not self._is_error(m)]
+        self._flowing = bool(events)
         now = time.monotonic()
         for message in events:
             self._last_arrival[_source(message)] = now
-        if len(messages) == self.settings.projection_batch_size:
+        if len(messages) == self.batch_size:
             self._backlogged_at = now
         if events:
             gaps = self._apply(events)
@@ -97,6 +100,20 @@ class ProjectionRunner:
             if tail := self._missed_tail(now):
                 self._reread(tail)
         return len(events)
+
+    def _next_batch(self, idle_wait: float) -> list[Message]:
+        """What is queued now, without waiting, while messages keep coming; when nothing
+        came last time, wait up to `idle_wait` for the first message only. (consume(n, t)
+        waits the whole t unless n messages arrive: a quiet stream would pay t per message,
+        and a short t spins when idle.)"""
+        if self._flowing:
+            messages = self.consumer.consume(self.batch_size, 0)
+        else:
+            first = self.consumer.poll(idle_wait)
+            messages = [] if first is None else [first]
+            if first is not None and self.batch_size > 1:
+                messages += self.consumer.consume(self.batch_size - 1, 0)
+        return messages
 
     def _missed_tail(self, now: float) -> set[tuple[str, int]]:
         """Assigned partitions whose last messages never arrived. A chain break shows a
@@ -151,13 +168,15 @@ class ProjectionRunner:
             self._last_arrival.pop((tp.topic, tp.partition), None)
 
     def _apply(self, messages: list[Message]) -> set[tuple[str, int]]:
-        """Apply what follows on from each partition's position; return the partitions
-        where a message arrived whose predecessor never did (a gap)."""
+        """Apply what follows on from each partition's position, as one batch; return the
+        partitions where a message arrived whose predecessor never did (a gap)."""
         schema = sql.Identifier(generations.schema_name(self.projection, self.generation))
         gaps: set[tuple[str, int]] = set()
+        events: list[PublicEvent] = []
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(schema))
             positions = self._lock_positions(cur, messages)
+            locked = dict(positions)
             for message in messages:
                 key = _source(message)
                 notification_id = _header(message, "notification_id")
@@ -167,15 +186,18 @@ class ProjectionRunner:
                 if _header(message, "previous_notification_id") > positions.get(key, 0):
                     gaps.add(key)
                     continue
-                self.projection.apply(PublicEvent.from_json(message.value() or b""), cur)
+                events.append(PublicEvent.from_json(message.value() or b""))
                 positions[key] = notification_id
-                self.applied += 1
-            cur.executemany(
-                """INSERT INTO positions (topic, partition, notification_id) VALUES (%s, %s, %s)
-                   ON CONFLICT (topic, partition)
-                   DO UPDATE SET notification_id = EXCLUDED.notification_id""",
-                [(topic, partition, nid) for (topic, partition), nid in positions.items()],
-            )
+            apply_all(self.projection, events, cur)
+            self.applied += len(events)
+            moved = [(t, p, n) for (t, p), n in positions.items() if n != locked[(t, p)]]
+            if moved:
+                cur.execute(
+                    """UPDATE positions SET notification_id = moved.n
+                       FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS moved(t, p, n)
+                       WHERE topic = moved.t AND partition = moved.p""",
+                    tuple(map(list, zip(*moved, strict=True))),
+                )
         return gaps
 
     def _reread(self, gaps: set[tuple[str, int]]) -> None:
@@ -199,16 +221,18 @@ class ProjectionRunner:
     ) -> dict[tuple[str, int], int]:
         """Lock this batch's partition rows: two consumers mid-rebalance cannot both apply."""
         keys = sorted({_source(m) for m in messages})
-        cur.executemany(
-            """INSERT INTO positions (topic, partition, notification_id) VALUES (%s, %s, 0)
+        wanted = ([k[0] for k in keys], [k[1] for k in keys])
+        cur.execute(
+            """INSERT INTO positions (topic, partition, notification_id)
+               SELECT t, p, 0 FROM unnest(%s::text[], %s::int[]) AS wanted(t, p)
                ON CONFLICT DO NOTHING""",
-            keys,
+            wanted,
         )
         cur.execute(
             """SELECT topic, partition, notification_id FROM positions
                WHERE (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[]))
                ORDER BY topic, partition FOR UPDATE""",
-            ([k[0] for k in keys], [k[1] for k in keys]),
+            wanted,
         )
         return {(topic, partition): nid for topic, partition, nid in cur.fetchall()}
 

@@ -71,8 +71,20 @@ class Settings(BaseSettings):
         "missed notification (a dropped listening connection) only delays publishing.",
     )
     relay_check_interval_s: float = Field(default=2.0, gt=0)
-    projection_batch_size: int = Field(default=500, ge=1, le=10_000)
+    projection_batch_size: int = Field(default=2000, ge=1, le=10_000)
+    rebuild_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    consumer_idle_wait_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=5,
+        description="How long an idle consumer waits for a message in one call: the "
+        "latency of the first message after a quiet spell is not affected, only how often "
+        "an idle loop wakes (tail and switch checks run between calls).",
+    )
     db_pool_size: int = Field(default=10, ge=1)
+    read_pool_size: int = Field(
+        default=4, ge=1, description="Connections for the API's asynchronous public reads."
+    )
     log_level: str = "INFO"
     master_key: SecretStr | None = Field(
         default=None,

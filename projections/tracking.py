@@ -4,21 +4,28 @@ Personal values are kept only as the sealed strings the events carry (domain/sea
 queries open them with the keyring, so erasing a subject's key blanks them here at once,
 with nothing to scrub. Anything personal that is not sealed (events stored before issue
 4) is dropped. Places are cities and area codes. Rows are written by `apply`, inside the
-runner's transaction, with the search_path set to the projection's current generation.
+runner's transaction, with the search_path set to the projection's current generation:
+a whole batch is folded in memory (projections/tracking_document.py) from the rows it
+touches, read in one statement, and written back in one statement per table.
 """
 
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-from psycopg import Cursor, sql
+from psycopg import Cursor
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from domain.areas import city_of
 from domain.booking import PERSONAL_FIELDS
 from domain.public import PublicEvent
-from domain.scans import SCAN_CODES, TERMINAL_KINDS
-from domain.sealing import is_sealed
-from projections.statuses import BOOKED_STATUS, status_for
+from projections.tracking_document import (
+    Tracked,
+    booked,
+    linked,
+    scan_row,
+    scanned,
+    sealed_or_none,
+)
 
 NAME = "tracking"
 CONTEXTS = ("shipments",)
@@ -50,6 +57,7 @@ DDL = (
         delivered_at timestamptz,
         pod_receiver_name text,
         pod_relationship text,
+        public jsonb NOT NULL,
         scan_count integer NOT NULL DEFAULT 0,
         aggregate_version integer NOT NULL
     )""",
@@ -68,130 +76,150 @@ DDL = (
         status text NOT NULL,
         reason text,
         city text NOT NULL,
+        public jsonb NOT NULL,
         PRIMARY KEY (shipment_id, scan_id)
     )""",
     "CREATE INDEX ON scans (shipment_id, scanned_at)",
 )
 
+CHANGES = ("ScanRecorded", "ShipmentPartyLinked")  # of a shipment booked before
+
 
 def apply(event: PublicEvent, cur: Cursor[Any]) -> None:
-    if event.type == "ShipmentBooked":
-        _booked(event, cur)
-    elif event.type == "ScanRecorded":
-        _scanned(event, cur)
-    elif event.type == "ShipmentPartyLinked":
-        _linked(event, cur)
+    apply_batch([event], cur)
 
 
-def _booked(event: PublicEvent, cur: Cursor[Any]) -> None:
-    data, booking = event.data, event.data["booking"]
+def apply_batch(events: Sequence[PublicEvent], cur: Cursor[Any]) -> None:
+    """Fold the events, in order, into the rows they touch and write those rows."""
+    touched = {e.aggregate_id for e in events if e.type in CHANGES}
+    existing = _load(cur, touched)
+    new: dict[str, Tracked] = {}
+    facts: dict[str, PublicEvent] = {}
+    scans: list[tuple[Any, ...]] = []
+    for event in events:
+        if event.type == "ShipmentBooked":
+            new[event.aggregate_id] = booked(event)
+            facts[event.aggregate_id] = event
+            continue
+        if event.type == "ScanRecorded":
+            scans.append(scan_row(event))
+        tracked = new.get(event.aggregate_id) or existing.get(event.aggregate_id)
+        if tracked is None:  # not booked (yet): the scan row is kept, as it always was
+            continue
+        if event.type == "ScanRecorded":
+            scanned(tracked, event)
+        elif event.type == "ShipmentPartyLinked":
+            linked(tracked, event)
+    _insert_scans(cur, scans)
+    _insert_shipments(cur, new, facts)
+    _update_shipments(cur, existing)
+
+
+STATE = """SELECT shipment_id::text AS shipment_id, public, closed, pod_receiver_name,
+                  shipper_account::text, receiver_account::text, scan_count, aggregate_version
+           FROM shipments WHERE shipment_id = ANY(%s::uuid[])"""
+
+
+SCAN_COLUMNS = """shipment_id, scan_id, aggregate_version, scanned_at, recorded_at, code,
+    description, status, reason, city, public"""
+SHIPMENT_COLUMNS = """shipment_id, awb, service, origin_city, destination_city, shipper_name,
+    receiver_name, shipper_account, receiver_account, shipper, receiver, weight_grams, cod,
+    cod_amount, declared_value, parcel, booked_at, status, status_reason, status_at, closed,
+    delivered_at, pod_receiver_name, pod_relationship, public, scan_count, aggregate_version"""
+# Binary parameters (%b): a text array would escape every quote of every document.
+UPDATE = """
+UPDATE shipments SET status = u.status, status_reason = u.status_reason,
+    status_at = u.status_at, closed = u.closed, delivered_at = u.delivered_at,
+    pod_receiver_name = u.pod_receiver_name, pod_relationship = u.pod_relationship,
+    public = u.public, scan_count = u.scan_count, aggregate_version = u.aggregate_version,
+    shipper_account = u.shipper_account, receiver_account = u.receiver_account
+FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::bool[], %b::timestamptz[],
+            %b::text[], %b::text[], %b::jsonb[], %b::int[], %b::int[], %b::uuid[], %b::uuid[],
+            %b::uuid[])
+    AS u(status, status_reason, status_at, closed, delivered_at, pod_receiver_name,
+         pod_relationship, public, scan_count, aggregate_version, shipper_account,
+         receiver_account, shipment_id)
+WHERE shipments.shipment_id = u.shipment_id"""
+
+
+def _load(cur: Cursor[Any], ids: set[str]) -> dict[str, Tracked]:
+    if not ids:
+        return {}
+    with cur.connection.cursor(row_factory=dict_row) as rows:
+        found = rows.execute(STATE, (list(ids),)).fetchall()
+    return {row.pop("shipment_id"): Tracked(**row) for row in found}
+
+
+def _insert_scans(cur: Cursor[Any], rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        _copy(cur, "scans", SCAN_COLUMNS, [(*row[:-1], Jsonb(row[-1])) for row in rows])
+
+
+def _copy(cur: Cursor[Any], table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_shipments(
+    cur: Cursor[Any], new: dict[str, Tracked], facts: dict[str, PublicEvent]
+) -> None:
+    if not new:
+        return
+    rows = [_booking_row(facts[shipment_id], tracked) for shipment_id, tracked in new.items()]
+    _copy(cur, "shipments", SHIPMENT_COLUMNS, rows)
+
+
+def _booking_row(event: PublicEvent, tracked: Tracked) -> tuple[Any, ...]:
+    booking, public = event.data["booking"], tracked.public
     shipper, receiver = _sealed_party(booking["shipper"]), _sealed_party(booking["receiver"])
-    cur.execute(
-        """INSERT INTO shipments (shipment_id, awb, service, origin_city, destination_city,
-               shipper_name, receiver_name, shipper_account, receiver_account, shipper, receiver,
-               weight_grams, cod, cod_amount, declared_value, parcel, booked_at, status,
-               aggregate_version)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            event.aggregate_id,
-            data["awb"],
-            booking["service"],
-            city_of(shipper["area"]),
-            city_of(receiver["area"]),
-            shipper["name"],
-            receiver["name"],
-            data.get("shipper_account"),
-            data.get("receiver_account"),
-            Jsonb(shipper),
-            Jsonb(receiver),
-            booking["parcel"]["weight_grams"],
-            booking["cod_amount"] is not None,
-            booking["cod_amount"],
-            booking["parcel"]["declared_value"],
-            Jsonb(booking["parcel"]),
-            data["booked_at"],
-            BOOKED_STATUS,
-            event.aggregate_version,
-        ),
+    return (
+        event.aggregate_id,
+        public["awb"],
+        public["service"],
+        public["origin_city"],
+        public["destination_city"],
+        shipper["name"],
+        receiver["name"],
+        tracked.shipper_account,
+        tracked.receiver_account,
+        Jsonb(shipper),
+        Jsonb(receiver),
+        public["weight_grams"],
+        public["cod"],
+        booking["cod_amount"],
+        booking["parcel"]["declared_value"],
+        Jsonb(booking["parcel"]),
+        event.data["booked_at"],
+        *_mutable(tracked),
     )
 
 
-def _linked(event: PublicEvent, cur: Cursor[Any]) -> None:
-    column = {"shipper": "shipper_account", "receiver": "receiver_account"}[event.data["role"]]
-    cur.execute(
-        sql.SQL(
-            "UPDATE shipments SET {} = %s, aggregate_version = %s WHERE shipment_id = %s"
-        ).format(sql.Identifier(column)),
-        (event.data["account"], event.aggregate_version, event.aggregate_id),
+def _update_shipments(cur: Cursor[Any], existing: dict[str, Tracked]) -> None:
+    if not existing:
+        return
+    rows = [
+        (*_mutable(t), t.shipper_account, t.receiver_account, shipment_id)
+        for shipment_id, t in existing.items()
+    ]
+    cur.execute(UPDATE, [list(column) for column in zip(*rows, strict=True)])
+
+
+def _mutable(tracked: Tracked) -> tuple[Any, ...]:
+    public = tracked.public
+    return (
+        public["status"],
+        public["status_reason"],
+        public["status_at"],
+        tracked.closed,
+        public["delivered_at"],
+        tracked.pod_receiver_name,
+        public["pod_relationship"],
+        Jsonb(public),
+        tracked.scan_count,
+        tracked.aggregate_version,
     )
 
 
 def _sealed_party(party: dict[str, Any]) -> dict[str, Any]:
-    return {**party, **{name: _sealed_or_none(party.get(name)) for name in PERSONAL_FIELDS}}
-
-
-def _sealed_or_none(value: Any) -> str | None:
-    return value if is_sealed(value) else None
-
-
-def _scanned(event: PublicEvent, cur: Cursor[Any]) -> None:
-    status, reason = status_for(event.data["code"])
-    scanned_at = datetime.fromisoformat(event.data["scanned_at"])
-    _insert_scan(event, cur, status, reason, scanned_at)
-    cur.execute(
-        """UPDATE shipments SET scan_count = scan_count + 1, aggregate_version = %(version)s
-           WHERE shipment_id = %(id)s""",
-        {"version": event.aggregate_version, "id": event.aggregate_id},
-    )
-    _set_status(event, cur, status, reason, scanned_at)
-
-
-def _insert_scan(
-    event: PublicEvent, cur: Cursor[Any], status: str, reason: str | None, scanned_at: datetime
-) -> None:
-    data = event.data
-    code = data["code"]
-    cur.execute(
-        """INSERT INTO scans (shipment_id, scan_id, aggregate_version, scanned_at, recorded_at,
-               code, description, status, reason, city)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            event.aggregate_id,
-            data["scan_id"],
-            event.aggregate_version,
-            scanned_at,
-            data["recorded_at"],
-            code,
-            SCAN_CODES[code].description,
-            status,
-            reason,
-            city_of(data["location"]),
-        ),
-    )
-
-
-def _set_status(
-    event: PublicEvent, cur: Cursor[Any], status: str, reason: str | None, scanned_at: datetime
-) -> None:
-    """The latest scan by scan time sets the status; a closing scan always wins."""
-    data = event.data
-    closing = SCAN_CODES[data["code"]].kind in TERMINAL_KINDS
-    cur.execute(
-        """UPDATE shipments SET status = %(status)s, status_reason = %(reason)s,
-               status_at = %(at)s, closed = %(closing)s,
-               delivered_at = CASE WHEN %(delivered)s THEN %(at)s ELSE delivered_at END,
-               pod_receiver_name = COALESCE(%(pod_name)s, pod_receiver_name),
-               pod_relationship = COALESCE(%(pod_rel)s, pod_relationship)
-           WHERE shipment_id = %(id)s AND NOT closed
-             AND (%(closing)s OR status_at IS NULL OR status_at <= %(at)s)""",
-        {
-            "status": status,
-            "reason": reason,
-            "at": scanned_at,
-            "closing": closing,
-            "delivered": status == "delivered",
-            "pod_name": _sealed_or_none(data.get("recipient_name")),
-            "pod_rel": data.get("recipient_relationship"),
-            "id": event.aggregate_id,
-        },
-    )
+    return {**party, **{name: sealed_or_none(party.get(name)) for name in PERSONAL_FIELDS}}

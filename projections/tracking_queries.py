@@ -1,29 +1,42 @@
 """Read queries over the tracking views (the active generation).
 
 The read model holds personal values sealed; each query opens the ones it answers with in
-a single key look-up (`unseal`), so an erased subject's values come back as None.
+a single key look-up (`unseal`, or the keys read along with the public document), so an
+erased subject's values come back as None.
 """
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
+from psycopg import AsyncConnection, Connection
 from psycopg.rows import dict_row
 
 from domain.areas import city_of
 from domain.booking import PERSONAL_FIELDS, ROLES
 from domain.masking import mask_name
+from projections.tracking_document import NAME_FIELDS
 
 Unseal = Callable[[Iterable[str | None]], Mapping[str, str | None]]
+OpenSealed = Callable[[str, bytes], str | None]  # a sealed value, its subject's wrapped key
 Row = dict[str, Any]
 
-SHIPMENTS = """
-SELECT DISTINCT ON (awb) shipment_id, awb, service, origin_city, destination_city,
-       shipper_name, receiver_name, weight_grams, cod, booked_at, status, status_reason,
-       status_at, delivered_at, pod_receiver_name, pod_relationship
-FROM tracking_shipments WHERE awb = ANY(%s)
-ORDER BY awb, booked_at DESC"""
+
+# The most recent booking of a (recycled) AWB, its history in scan-time order, and each
+# masked name sealed, with the wrapped key of the subject it names (`pii1:<subject>:…`,
+# domain/sealing.py), NULL once erased: one statement on indexes, keys included.
+PUBLIC = """
+SELECT DISTINCT ON (s.awb) s.awb, s.public::text,
+       (SELECT coalesce(json_agg(c.public ORDER BY c.scanned_at, c.aggregate_version), '[]')
+        FROM tracking_scans c WHERE c.shipment_id = s.shipment_id)::text,
+       s.shipper_name, s.receiver_name, s.pod_receiver_name,
+       (SELECT wrapped FROM data_keys WHERE subject = split_part(s.shipper_name, ':', 2)::uuid),
+       (SELECT wrapped FROM data_keys WHERE subject = split_part(s.receiver_name, ':', 2)::uuid),
+       (SELECT wrapped FROM data_keys
+        WHERE subject = split_part(s.pod_receiver_name, ':', 2)::uuid)
+FROM tracking_shipments s WHERE s.awb = ANY(%s)
+ORDER BY s.awb, s.booked_at DESC"""
 
 SCANS = """
 SELECT shipment_id, scanned_at, code, description, status, reason, city
@@ -52,19 +65,31 @@ GROUP BY GROUPING SETS ((status), (service), ())"""
 BY_STATUS, BY_SERVICE = 0b01, 0b10  # grouping(status, service): a bit per column rolled up
 
 
-def find_shipments(
-    conn: Connection[Any], awbs: list[str], unseal: Unseal
-) -> dict[str, dict[str, Any]]:
-    """Public tracking answers by AWB (the most recent booking of a recycled number), with
-    names masked; a name whose subject was erased is None."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        shipments = {row["awb"]: row for row in cur.execute(SHIPMENTS, (awbs,)).fetchall()}
-    _attach_history(conn, shipments.values())
-    names = ("shipper_name", "receiver_name", "pod_receiver_name")
-    opened = unseal(row[name] for row in shipments.values() for name in names)
-    for row in shipments.values():
-        row.update({name: _masked(opened.get(row[name] or "")) for name in names})
-    return shipments
+def public_documents(
+    conn: Connection[Any], awbs: list[str], open_sealed: OpenSealed
+) -> dict[str, bytes]:
+    """Public tracking answers by AWB, as JSON: the stored document with the names masked
+    (None once erased)."""
+    return _answers(conn.execute(PUBLIC, (awbs,)).fetchall(), open_sealed)
+
+
+async def public_documents_async(
+    conn: AsyncConnection[Any], awbs: list[str], open_sealed: OpenSealed
+) -> dict[str, bytes]:
+    cursor = await conn.execute(PUBLIC, (awbs,))
+    return _answers(await cursor.fetchall(), open_sealed)
+
+
+def _answers(rows: list[tuple[Any, ...]], open_sealed: OpenSealed) -> dict[str, bytes]:
+    answers = {}
+    for awb, document, history, *found in rows:
+        sealed, keys = found[: len(NAME_FIELDS)], found[len(NAME_FIELDS) :]
+        names = {
+            field: _masked(open_sealed(value, key) if value and key else None)
+            for field, value, key in zip(NAME_FIELDS, sealed, keys, strict=True)
+        }
+        answers[awb] = f'{document[:-1]}, "history": {history}, {json.dumps(names)[1:]}'.encode()
+    return answers
 
 
 def owned_shipments(

@@ -78,6 +78,11 @@ class Keyring:
             keys = self._keys(conn, subjects)
         return {value: _open(keys.get(subject_of(value)), value) for value in wanted}
 
+    def open_sealed(self, sealed: str, wrapped: bytes) -> str | None:
+        """Open a value with its subject's wrapped key, read from data_keys by the caller
+        in the same statement as the value (no cache: erasure holds at once)."""
+        return _open(self._unwrap(subject_of(sealed), bytes(wrapped)), sealed)
+
     def unseal(self, value: str | None, conn: Connection[Any] | None = None) -> str | None:
         if value is None:
             return None

@@ -1,6 +1,7 @@
 """Sealed personal data on the real stack: the keyring on PostgreSQL, the relay, the broker
 and the tracking projection. Plaintext exists only in the process that seals and opens it."""
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -24,9 +25,9 @@ from infra.settings import Settings
 from projections.tracking_queries import (
     Unseal,
     audit_totals,
-    find_shipments,
     owned_shipment,
     owned_shipments,
+    public_documents,
 )
 from tests.integration.workers import read_topic, running
 from tests.support import BOOKED_AT, LATER, T0, booking, wait_until
@@ -164,7 +165,8 @@ def test_erasing_a_subject_blanks_its_data_everywhere_and_leaves_the_audit_total
         keyring.destroy(booked.shipper)
         keyring.destroy(data_subject(shipment_id(booked, booked.walk_in), "receiver"))
 
-        public = find_shipments(conn, [booked.awb, booked.walk_in], unseal(booked, conn))
+        answers = public_documents(conn, [booked.awb, booked.walk_in], keyring.open_sealed)
+        public = {awb: json.loads(answer) for awb, answer in answers.items()}
         [owned] = owned_shipments(conn, booked.receiver, unseal(booked, conn), limit=10)
 
         assert audit_totals(conn) == totals
