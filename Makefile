@@ -36,6 +36,7 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/backbone.py
 	$(BIN)/python bench/accounts.py
+	$(BIN)/python bench/rebuild.py
 	$(BIN)/python bench/http_load.py
 
 # Jalur (a whole `jalur up`) beside its anchors over HTTPS, about 5 minutes; needs wrk.
