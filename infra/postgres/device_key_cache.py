@@ -13,18 +13,27 @@ import threading
 from collections.abc import Callable
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from infra.postgres.device_keys import REVOCATIONS, Device, digest
 
 log = logging.getLogger(__name__)
 KEYS_KEPT = 10_000
 RECONNECT_DELAY_S = 1.0
-LISTEN_TIMEOUT_S = 5.0  # how often the listener looks up from waiting, to notice a stop
+LISTEN_TIMEOUT_S = 5.0  # how often the listener checks its connection (and a stop)
+# A silent peer ends the connection within about 10 s instead of TCP's two hours.
+DEAD_PEER_DETECTION = {
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "10000",
+}
 
 
 class DeviceKeyCache:
     def __init__(self, database_url: str) -> None:
-        self._url = database_url
+        self._conninfo = make_conninfo(database_url, **DEAD_PEER_DETECTION)
         self._known: dict[bytes, Device] = {}
         self._epoch = 0  # bumped whenever the memory is emptied
         self._listening = False
@@ -72,14 +81,19 @@ class DeviceKeyCache:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._url, autocommit=True) as conn:
+                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                    # Called for every NOTIFY received, also during the heartbeat below.
+                    conn.add_notify_handler(lambda _: self._forget_all(listening=True))
                     conn.execute(f"LISTEN {REVOCATIONS}")
                     # Whatever was revoked while nobody listened is forgotten too.
                     self._forget_all(listening=True)
                     self._ready.set()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
-                            self._forget_all(listening=True)
+                            pass
+                        # A connection can die without a word (a NAT's timeout, a failover):
+                        # a round trip now and then finds out, within the TCP limits set.
+                        conn.execute("SELECT 1")
             except psycopg.Error as error:
                 log.warning("key revocation listener lost its connection: %s", error)
             self._forget_all(listening=False)
