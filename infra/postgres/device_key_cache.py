@@ -10,6 +10,7 @@ so guessing cannot fill the memory.
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -20,7 +21,8 @@ from infra.postgres.device_keys import REVOCATIONS, Device, digest
 log = logging.getLogger(__name__)
 KEYS_KEPT = 10_000
 RECONNECT_DELAY_S = 1.0
-LISTEN_TIMEOUT_S = 5.0  # how often the listener checks its connection (and a stop)
+HEARTBEAT_S = 5.0  # how often the listener checks that its connection still answers
+STOP_CHECK_S = 0.25  # how soon close() is noticed
 # A silent peer ends the connection within about 10 s instead of TCP's two hours.
 DEAD_PEER_DETECTION = {
     "keepalives": "1",
@@ -70,7 +72,7 @@ class DeviceKeyCache:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(LISTEN_TIMEOUT_S + 1)
+        self._thread.join(STOP_CHECK_S + 5)
 
     def _forget_all(self, *, listening: bool) -> None:
         with self._lock:
@@ -88,12 +90,16 @@ class DeviceKeyCache:
                     # Whatever was revoked while nobody listened is forgotten too.
                     self._forget_all(listening=True)
                     self._ready.set()
+                    checked = time.monotonic()
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
+                        for _ in conn.notifies(timeout=STOP_CHECK_S, stop_after=1):
                             pass
-                        # A connection can die without a word (a NAT's timeout, a failover):
-                        # a round trip now and then finds out, within the TCP limits set.
-                        conn.execute("SELECT 1")
+                        if time.monotonic() - checked >= HEARTBEAT_S:
+                            # A connection can die without a word (a NAT's timeout, a
+                            # failover): a round trip now and then finds out, within the
+                            # TCP limits set.
+                            conn.execute("SELECT 1")
+                            checked = time.monotonic()
             except psycopg.Error as error:
                 log.warning("key revocation listener lost its connection: %s", error)
             self._forget_all(listening=False)
