@@ -1,5 +1,5 @@
 """An asynchronous connection pool for public reads that need neither a worker thread nor
-the shared pool: opened and closed with the app, by the lifespan of the routers using it."""
+the shared pool, opened and closed with the app (api/app.py's lifespan)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

@@ -25,7 +25,7 @@ from infra.messaging.kafka import topic_for
 from projections.statuses import MAPPING_VERSION
 from projections.tracking_queries import positions, public_documents_async
 
-router = APIRouter(prefix="/v1", tags=["tracking"], lifespan=read_pool.lifespan)
+router = APIRouter(prefix="/v1", tags=["tracking"])
 MAX_AWBS = 25
 Token = Annotated[
     str | None,

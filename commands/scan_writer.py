@@ -28,15 +28,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 from eventsourcing.persistence import RecordConflictError, Recording
 
 from commands.writes import MAX_ATTEMPTS, Written
-from domain.errors import Conflict, DomainError, NotFound, RuleViolation
+from domain.errors import Conflict, NotFound, RuleViolation
 from domain.sealing import Sealer
 from domain.shipments import Scan, Shipment
 
@@ -79,7 +80,7 @@ class _Request:
     batch: bool  # all-or-nothing, refused as a whole with every bad item listed
     future: Future[Answer] = field(default_factory=Future)
     outcomes: list[ScanOutcome] = field(default_factory=list)
-    error: DomainError | None = None
+    error: Exception | None = None
     touched: set[UUID] = field(default_factory=set)  # the shipments it was decided on
 
 
@@ -107,42 +108,51 @@ class ScanWriter:
     ) -> Future[Answer]:
         """Queue scans for the next group; the future is set once they are committed."""
         request = _Request(scans, now, batch)
-        self._ensure_started()
-        self._queue.put(request)
+        with self._start_lock:  # so that nothing is queued behind close()'s stop
+            if self._closed:
+                raise RuntimeError("the scan writer is closed")
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="scan-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(request)
         return request.future
 
     def close(self) -> None:
         with self._start_lock:
             self._closed = True
             thread = self._thread
-        if thread is not None:
             self._queue.put(None)
+        if thread is not None:
             thread.join()
 
-    def _ensure_started(self) -> None:
-        with self._start_lock:
-            if self._closed:
-                raise RuntimeError("the scan writer is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="scan-writer", daemon=True)
-                self._thread.start()
-
     def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            group = [first]
-            stopping = False
-            while len(group) < MAX_GROUP:
-                try:
-                    queued = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if queued is None:
-                    stopping = True
-                    break
-                group.append(queued)
-            self._commit(group)
-            if stopping:
-                return
+        stopping = False
+        while not stopping:
+            group, stopping = self._next_group()
+            try:
+                self._commit(group)
+            except BaseException as error:
+                # A bug, or the database lost after a commit: no caller may wait for ever.
+                log.exception("the scan writer failed a group of %d requests", len(group))
+                for request in group:
+                    _settle(request.future, error=error)
+
+    def _next_group(self) -> tuple[list[_Request], bool]:
+        """Everything queued now (waiting for the first), and whether close() came after."""
+        group: list[_Request] = []
+        first = self._queue.get()
+        if first is None:
+            return group, True
+        group.append(first)
+        while len(group) < MAX_GROUP:
+            try:
+                queued = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if queued is None:
+                return group, True
+            group.append(queued)
+        return group, False
 
     def _commit(self, group: list[_Request]) -> None:
         for attempt in range(MAX_ATTEMPTS):
@@ -163,14 +173,14 @@ class ScanWriter:
             except Exception as error:
                 self._forget(_awbs_of(group))
                 for request in group:
-                    request.future.set_exception(error)
+                    _settle(request.future, error=error)
                 return
             self._keep(changed)
             self._answer(group, recordings)
             return
         for request in group:
-            request.future.set_exception(
-                Conflict("Too much contention; try again.", code="contention")
+            _settle(
+                request.future, error=Conflict("Too much contention; try again.", code="contention")
             )
 
     def _decide(self, group: list[_Request], asked: set[str]) -> dict[UUID, Shipment]:
@@ -181,7 +191,9 @@ class ScanWriter:
             request.error = None
             try:
                 request.outcomes, mine = self._decide_request(request, working, asked)
-            except DomainError as error:
+            except Exception as error:
+                # Only this request fails: a batch decided on copies, and a single scan
+                # changes its shipment only once every check and lookup has passed.
                 request.error = error
                 continue
             request.touched = {shipment.id for shipment in mine.values()}
@@ -247,13 +259,34 @@ class ScanWriter:
             written[recording.domain_event.originator_id] = recording.notification.id
         accepted = [r for r in group if r.error is None]
         unwritten = {i for r in accepted for i in r.touched} - written.keys()
-        known = {**(self._store.last_positions(list(unwritten)) if unwritten else {}), **written}
+        known = dict(written)
+        try:
+            known.update(self._store.last_positions(list(unwritten)) if unwritten else {})
+        except Exception as error:
+            # Committed already; only the retries that needed this look-up fail (and their
+            # clients' next retry is answered as one again).
+            for request in accepted:
+                if not request.touched <= known.keys():
+                    request.error = error
         for request in group:
             if request.error is not None:
-                request.future.set_exception(request.error)
+                _settle(request.future, error=request.error)
                 continue
             positions = tuple((i, known[i]) for i in request.touched if i in known)
-            request.future.set_result((request.outcomes, Written(positions)))
+            _settle(request.future, result=(request.outcomes, Written(positions)))
+
+
+def _settle(
+    future: Future[Answer], *, result: Answer | None = None, error: BaseException | None = None
+) -> None:
+    """Answer a caller, unless it stopped waiting (a cancelled request)."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(cast(Answer, result))
+    except InvalidStateError:
+        pass
 
 
 def _awbs(request: _Request) -> set[str]:

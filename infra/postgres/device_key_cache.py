@@ -10,21 +10,32 @@ so guessing cannot fill the memory.
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from infra.postgres.device_keys import REVOCATIONS, Device, digest
 
 log = logging.getLogger(__name__)
 KEYS_KEPT = 10_000
 RECONNECT_DELAY_S = 1.0
-LISTEN_TIMEOUT_S = 5.0  # how often the listener looks up from waiting, to notice a stop
+HEARTBEAT_S = 5.0  # how often the listener checks that its connection still answers
+STOP_CHECK_S = 0.25  # how soon close() is noticed
+# A silent peer ends the connection within about 10 s instead of TCP's two hours.
+DEAD_PEER_DETECTION = {
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "10000",
+}
 
 
 class DeviceKeyCache:
     def __init__(self, database_url: str) -> None:
-        self._url = database_url
+        self._conninfo = make_conninfo(database_url, **DEAD_PEER_DETECTION)
         self._known: dict[bytes, Device] = {}
         self._epoch = 0  # bumped whenever the memory is emptied
         self._listening = False
@@ -61,7 +72,7 @@ class DeviceKeyCache:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(LISTEN_TIMEOUT_S + 1)
+        self._thread.join(STOP_CHECK_S + 5)
 
     def _forget_all(self, *, listening: bool) -> None:
         with self._lock:
@@ -72,14 +83,23 @@ class DeviceKeyCache:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._url, autocommit=True) as conn:
+                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                    # Called for every NOTIFY received, also during the heartbeat below.
+                    conn.add_notify_handler(lambda _: self._forget_all(listening=True))
                     conn.execute(f"LISTEN {REVOCATIONS}")
                     # Whatever was revoked while nobody listened is forgotten too.
                     self._forget_all(listening=True)
                     self._ready.set()
+                    checked = time.monotonic()
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
-                            self._forget_all(listening=True)
+                        for _ in conn.notifies(timeout=STOP_CHECK_S, stop_after=1):
+                            pass
+                        if time.monotonic() - checked >= HEARTBEAT_S:
+                            # A connection can die without a word (a NAT's timeout, a
+                            # failover): a round trip now and then finds out, within the
+                            # TCP limits set.
+                            conn.execute("SELECT 1")
+                            checked = time.monotonic()
             except psycopg.Error as error:
                 log.warning("key revocation listener lost its connection: %s", error)
             self._forget_all(listening=False)
