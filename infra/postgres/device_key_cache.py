@@ -84,16 +84,16 @@ class DeviceKeyCache:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
-                    # Called for every NOTIFY received, also during the heartbeat below.
-                    conn.add_notify_handler(lambda _: self._forget_all(listening=True))
                     conn.execute(f"LISTEN {REVOCATIONS}")
                     # Whatever was revoked while nobody listened is forgotten too.
                     self._forget_all(listening=True)
                     self._ready.set()
                     checked = time.monotonic()
                     while not self._stop.is_set():
+                        # A NOTIFY received during the heartbeat is kept by psycopg
+                        # and comes out here on the next turn.
                         for _ in conn.notifies(timeout=STOP_CHECK_S, stop_after=1):
-                            pass
+                            self._forget_all(listening=True)
                         if time.monotonic() - checked >= HEARTBEAT_S:
                             # A connection can die without a word (a NAT's timeout, a
                             # failover): a round trip now and then finds out, within the
