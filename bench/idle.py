@@ -10,7 +10,6 @@ settings in the environment are passed on (e.g. JALUR_KAFKA_FETCH_WAIT_MAX_MS).
 """
 
 import argparse
-import contextlib
 import os
 import random
 import signal
@@ -21,15 +20,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from process_tree import CLOCK_TICKS, cpu_ticks, postmaster_pids, pss_kib, tree
+
 ROOT = Path(__file__).resolve().parent.parent
-HZ = os.sysconf("SC_CLK_TCK")
 KINDS = ("consume tracking", "consume accounts", "consume mail", "cli relay", "cli api",
          "watchdog", "jalur up", "tansu")  # fmt: skip
-
-
-def ppid_and_ticks(pid: int) -> tuple[int, int]:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[1]), int(fields[11]) + int(fields[12])
 
 
 def kind(pid: int) -> str:
@@ -45,47 +40,15 @@ def kind(pid: int) -> str:
     return "postmaster" if "bin/postgres" in line else line[:50]
 
 
-def tree(roots: list[int]) -> set[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                children[ppid_and_ticks(int(entry))[0]].append(int(entry))
-    found: set[int] = set()
-    todo = list(roots)
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo += children.get(pid, [])
-    return found
-
-
-def pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def measure(state: Path, up_pid: int, window: float) -> None:
-    postmaster = int((state / "postgres" / "postmaster.pid").read_text().split()[0])
-    before = {}
-    for pid in tree([up_pid, postmaster]):
-        with contextlib.suppress(OSError):
-            before[pid] = ppid_and_ticks(pid)[1]
+    before = cpu_ticks(tree([up_pid, *postmaster_pids(state)]))
     time.sleep(window)
+    after = cpu_ticks(before)
     rows: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
-    for pid, ticks in before.items():
-        try:
-            cpu = (ppid_and_ticks(pid)[1] - ticks) / HZ / window * 100
-        except OSError:
-            continue
+    for pid, ticks in after.items():
+        cpu = (ticks - before[pid]) / CLOCK_TICKS / window * 100
         row = rows[kind(pid)]
-        row[0], row[1], row[2] = row[0] + 1, row[1] + cpu, row[2] + pss_kib(pid)
+        row[0], row[1], row[2] = row[0] + 1, row[1] + cpu, row[2] + pss_kib([pid])
     cpu_all = sum(r[1] for r in rows.values())
     pss_all = sum(r[2] for r in rows.values()) / 1024
     print(f"{len(before)} processes, {cpu_all:.1f} % of one core over {window:.0f} s, "
