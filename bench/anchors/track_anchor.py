@@ -5,31 +5,15 @@ AsyncConnectionPool). The bench fills the table with Jalur's own answers for the
 waybills, so both sides send the same bytes.
 """
 
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import psycopg
+from database import pool_with_table
 from fastapi import FastAPI, HTTPException, Response
-from psycopg_pool import AsyncConnectionPool
 
-POOL_SIZE = 10
 DDL = "CREATE TABLE IF NOT EXISTS anchor_tracking (awb text PRIMARY KEY, document jsonb NOT NULL)"
 SELECT = "SELECT document::text FROM anchor_tracking WHERE awb = %s"
 
 
 def create_app() -> FastAPI:
-    database_url = os.environ["ANCHOR_DATABASE_URL"]
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(DDL)
-    pool = AsyncConnectionPool(database_url, min_size=POOL_SIZE, open=False)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await pool.open(wait=True)
-        yield
-        await pool.close()
-
+    pool, lifespan = pool_with_table(DDL)
     app = FastAPI(lifespan=lifespan)
 
     @app.get("/v1/track/{awb}")
