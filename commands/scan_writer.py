@@ -254,9 +254,7 @@ class ScanWriter:
 
     def _answer(self, group: list[_Request], recordings: list[Recording[UUID]]) -> None:
         """Each caller's outcomes, with where its shipments' newest events now are."""
-        written: dict[UUID, int] = {}
-        for recording in recordings:
-            written[recording.domain_event.originator_id] = recording.notification.id
+        written = dict(Written.of(recordings).positions)
         accepted = [r for r in group if r.error is None]
         unwritten = {i for r in accepted for i in r.touched} - written.keys()
         known = dict(written)

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -22,15 +22,13 @@ from commands.scan_writer import (
     ScanWriter,
     Store,
 )
-from commands.writes import Written, already_written, retry_on_conflict
+from commands.writes import MAX_ATTEMPTS, Written, already_written, retry_on_conflict
 from domain import waybill
 from domain.booking import Booking, check_booking, sealed_facts
 from domain.errors import Conflict, NotFound, RuleViolation
 from domain.sealing import Sealer
 from domain.shipments import Scan, Shipment, Waybill, data_subject
 
-T = TypeVar("T")
-MAX_ATTEMPTS = 30
 CLAIMS_KEPT = 100_000  # AWB -> shipment id look-ups remembered per process
 
 
