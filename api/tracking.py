@@ -16,21 +16,16 @@ from starlette.concurrency import run_in_threadpool
 
 from api import read_pool
 from api.access import allow
-from api.consistency import ReadModelWatch
+from api.consistency import Token, wait_for
 from api.errors import error_responses
 from commands.container import Container
 from domain import waybill
 from domain.errors import NotFound, RuleViolation
-from infra.messaging.kafka import topic_for
 from projections.statuses import MAPPING_VERSION
 from projections.tracking_queries import positions, public_documents_async
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 MAX_AWBS = 25
-Token = Annotated[
-    str | None,
-    Query(max_length=20_000, description="From a command's answer: wait until it is visible."),
-]
 
 
 class ScanView(BaseModel):
@@ -113,22 +108,11 @@ async def track_many(
 async def _find(request: Request, awbs: list[str], token: str | None) -> dict[str, bytes]:
     container: Container = request.app.state.container
     if token:
-        await run_in_threadpool(_wait_for, container, token)
+        await run_in_threadpool(wait_for, container, "shipments", positions, token)
     if not awbs:
         return {}
     async with read_pool.read_pool(request).connection() as conn:
         return await public_documents_async(conn, awbs, container.keyring.open_sealed)
-
-
-def _wait_for(container: Container, token: str) -> None:
-    recorder = container.shipments.recorder
-    ReadModelWatch(
-        container.pool,
-        topic_for(container.settings, "shipments"),
-        positions,
-        container.consistency_waiters,
-        container.settings.consistency_wait_max_s,
-    ).wait_for(token, lambda: recorder.max_notification_id() or 0)
 
 
 def _json(body: bytes) -> Response:
