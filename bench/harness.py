@@ -170,47 +170,68 @@ def api_server(settings: Settings, cert: Path, key: Path, log_path: Path) -> Ite
     api = settings.model_copy(
         update={"api_host": "127.0.0.1", "api_port": free_port(), "tls_cert": cert, "tls_key": key}
     )
+    argv = [sys.executable, "-m", "infra.runtime.cli", "api"]
+    url = f"https://127.0.0.1:{api.api_port}"
+    # SIGINT: uvicorn's graceful shutdown, closing the pools before we drop its database.
+    with child_process(
+        argv, child_env(api), log_path, signal.SIGINT, API_STOP_TIMEOUT_S
+    ) as process:
+        wait_ready(process, f"{url}/healthz", cert, log_path, API_READY_TIMEOUT_S)
+        yield ApiProcess(url, process.pid)
+
+
+@contextlib.contextmanager
+def child_process(
+    argv: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    stop_signal: signal.Signals,
+    stop_timeout_s: float,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server as a child in its own process group (Ctrl-C reaches only the bench, which
+    stops it in order): `stop_signal` when done, its whole group killed if it lingers."""
     with log_path.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.runtime.cli", "api"],
-            env=child_env(api),
+            argv,
+            env=env,
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            process_group=0,  # Ctrl-C reaches only us; we stop it before dropping its database
+            process_group=0,
         )
-    url = f"https://127.0.0.1:{api.api_port}"
     try:
-        _wait_healthy(process, url, cert, log_path)
-        yield ApiProcess(url, process.pid)
+        yield process
     finally:
-        _stop(process)
+        _stop(process, stop_signal, stop_timeout_s)
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, cert: Path, log_path: Path) -> None:
-    deadline = time.monotonic() + API_READY_TIMEOUT_S
+def wait_ready(
+    process: subprocess.Popen[bytes], url: str, cert: Path, log_path: Path, timeout_s: float
+) -> None:
+    """Until `url` answers 2xx over HTTPS (trusting `cert`, once it exists); an error with
+    the log's tail if the process exits or the time runs out first."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the API exited with {process.returncode}:\n{_tail(log_path)}")
-        try:
-            if httpx.get(f"{url}/healthz", verify=trusting(cert), timeout=2).status_code == 200:
+            raise RuntimeError(f"{url} exited with {process.returncode}:\n{_tail(log_path)}")
+        with contextlib.suppress(httpx.HTTPError, OSError):
+            if cert.exists() and httpx.get(url, verify=trusting(cert), timeout=2).is_success:
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.2)
-    raise RuntimeError(f"the API was not healthy within {API_READY_TIMEOUT_S:.0f} s")
+    raise RuntimeError(f"{url} was not ready within {timeout_s:.0f} s:\n{_tail(log_path)}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], stop_signal: signal.Signals, timeout_s: float) -> None:
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown, closing the pools
+    process.send_signal(stop_signal)
     try:
-        process.wait(API_STOP_TIMEOUT_S)
+        process.wait(timeout_s)
     except subprocess.TimeoutExpired:
-        log.warning("the API ignored SIGINT; killing it")
-        process.kill()
+        log.warning("%s ignored %s; killing its process group", process.args, stop_signal.name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 

@@ -4,15 +4,12 @@
 import contextlib
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-from harness import ROOT, child_env, trusting
+from harness import ROOT, child_env, child_process, wait_ready
 
 from infra.runtime.embedded import free_port
 from infra.settings import Settings
@@ -39,8 +36,11 @@ def jalur_up(settings: Settings, state_dir: Path, log_path: Path) -> Iterator[Se
     )
     argv = [sys.executable, "-m", "infra.runtime.cli", "up"]
     cert = settings.tls_cert or state_dir / "tls" / "cert.pem"  # else made by `jalur up`
-    with _child(argv, child_env(chosen), log_path) as process:
-        _wait_ready(process, f"https://127.0.0.1:{port}/healthz", cert, log_path)
+    # SIGTERM: the supervisor then stops its children, broker and database.
+    with child_process(
+        argv, child_env(chosen), log_path, signal.SIGTERM, STOP_TIMEOUT_S
+    ) as process:
+        wait_ready(process, f"https://127.0.0.1:{port}/healthz", cert, log_path, READY_TIMEOUT_S)
         yield Server(f"https://127.0.0.1:{port}", process.pid, cert, state_dir)
 
 
@@ -52,55 +52,8 @@ def anchor(
     port = free_port()
     argv = [sys.executable, str(ANCHORS / "serve.py"), module, str(port), str(cert), str(key)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ANCHOR_DATABASE_URL": database_url}
-    with _child(argv, env, log_path) as process:
-        _wait_ready(process, f"https://127.0.0.1:{port}/openapi.json", cert, log_path)
-        yield Server(f"https://127.0.0.1:{port}", process.pid, cert)
-
-
-@contextlib.contextmanager
-def _child(
-    argv: list[str], env: dict[str, str], log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log_path.open("ab") as out:
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            process_group=0,  # Ctrl-C reaches only the bench, which stops it in order
+    with child_process(argv, env, log_path, signal.SIGTERM, STOP_TIMEOUT_S) as process:
+        wait_ready(
+            process, f"https://127.0.0.1:{port}/openapi.json", cert, log_path, READY_TIMEOUT_S
         )
-    try:
-        yield process
-    finally:
-        _stop(process)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, cert: Path, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}:\n{_tail(log_path)}")
-        with contextlib.suppress(httpx.HTTPError, OSError):
-            if cert.exists() and httpx.get(url, verify=trusting(cert), timeout=2).is_success:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} was not ready within {READY_TIMEOUT_S:.0f} s:\n{_tail(log_path)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (the supervisor then stops its children, broker and database), else SIGKILL."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        yield Server(f"https://127.0.0.1:{port}", process.pid, cert)
