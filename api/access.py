@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ContainerDep
 from api.errors import documented_errors
 from commands.container import Container
-from domain import waybill
+from domain import mfa, waybill
 from domain.accounts import Role
 from domain.errors import Forbidden, NotFound, Unauthenticated
 from infra.postgres.device_keys import Device, authenticate
@@ -52,6 +52,7 @@ class Principal:
     device: Device | None = None
     session_token: str | None = None
     must_change_password: bool = False
+    must_enrol_mfa: bool = False  # a role that needs a second factor and has none yet
 
     @property
     def actor(self) -> str:
@@ -93,6 +94,7 @@ async def current_principal(
             account_id=session.account_id,
             session_token=bearer.credentials,
             must_change_password=session.must_change_password,
+            must_enrol_mfa=mfa.required_for(session.role) and not session.mfa_enabled,
         )
     if api_key:
         keys = container.device_keys
@@ -111,12 +113,16 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def _enforcer(rule: str) -> Any:
+def _enforcer(rule: str, during_enrolment: bool) -> Any:
     allowed = RULES[rule]
 
     async def enforce(principal: PrincipalDep) -> None:
         if principal.kind not in allowed:
             raise Forbidden("You may not do this.", code="forbidden")
+        if principal.must_enrol_mfa and not during_enrolment:
+            raise Forbidden(
+                "Set up two-step sign-in first (POST /v1/me/mfa).", code="mfa_enrolment_required"
+            )
         if principal.must_change_password and rule != "self":
             raise Forbidden(
                 "Change your one-time password first (POST /v1/me/password).",
@@ -126,14 +132,16 @@ def _enforcer(rule: str) -> Any:
     return enforce
 
 
-def allow(rule: str) -> dict[str, Any]:
+def allow(rule: str, *, during_enrolment: bool = False) -> dict[str, Any]:
     """Route keyword arguments enforcing `rule` and recording it in the OpenAPI document,
     with the answers every route can give: 400 and 431 (the HTTP server refuses what it
-    cannot parse, and request heads over 16 KiB) and, unless public, 401 and 403."""
+    cannot parse, and request heads over 16 KiB) and, unless public, 401 and 403.
+    `during_enrolment` lets in staff who have yet to set up their second factor (only
+    enrolment itself and signing out do)."""
     if rule not in RULES:
         raise ValueError(f"unknown access rule {rule!r}")
     public = rule == "public"
-    dependencies = [] if public else [Depends(_enforcer(rule))]
+    dependencies = [] if public else [Depends(_enforcer(rule, during_enrolment))]
     statuses = (400, 431) if public else (400, 401, 403, 431)
     return {
         "dependencies": dependencies,

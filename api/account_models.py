@@ -14,6 +14,14 @@ UserId = Annotated[
 ]
 Password = Annotated[str, Field(min_length=1, max_length=MAX_CHARS)]
 LinkToken = Annotated[str, Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+OneTimeCode = Annotated[
+    str,
+    Field(
+        min_length=6,
+        max_length=40,
+        description="The 6-digit code from your authenticator app, or one recovery code.",
+    ),
+]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9]{8,15}$", description="Digits, e.g. 0812345678")]
 
 
@@ -49,6 +57,7 @@ class SignInIn(Strict):
             "device signing in while the account is locked against other devices.",
         ),
     ] = None
+    one_time_code: OneTimeCode | None = None
 
 
 class SessionOut(BaseModel):
@@ -57,6 +66,11 @@ class SessionOut(BaseModel):
     role: str
     must_change_password: bool
     device_token: str | None = Field(description="Keep it on this device; given once.")
+    mfa_enrolment_required: bool = Field(
+        default=False,
+        description="Staff without a second factor: this session may only enrol one "
+        "(POST /v1/me/mfa) or sign out.",
+    )
 
 
 class PasswordChangeIn(Strict):
@@ -98,3 +112,35 @@ class Profile(BaseModel):
     phone: str | None
     registered_at: datetime
     privacy_policy_version: int | None
+
+
+class MfaStartOut(BaseModel):
+    secret: str = Field(description="Base32, for typing into an authenticator app; shown once.")
+    otpauth_uri: str = Field(description="The same secret as an otpauth:// URI (for a QR code).")
+
+
+class MfaConfirmIn(Strict):
+    one_time_code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+
+
+class MfaConfirmOut(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="Each signs in once instead of a code; shown only now, keep them safe."
+    )
+
+
+class MfaDisableIn(Strict):
+    password: Password
+    one_time_code: OneTimeCode
+
+
+class SessionInfo(BaseModel):
+    id: str = Field(description="Opaque; not the token.")
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    current: bool
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionInfo]

@@ -14,6 +14,7 @@ from api import (
     audit,
     health,
     me,
+    mfa,
     my_shipments,
     privacy,
     read_pool,
@@ -52,7 +53,18 @@ def create_app(container: Container | Callable[[], Container]) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(Observe)  # added last, so outermost: every answer passes here
-    routers = (health, shipments, tracking, accounts, sessions, me, my_shipments, privacy, audit)
+    routers = (
+        health,
+        shipments,
+        tracking,
+        accounts,
+        sessions,
+        me,
+        mfa,
+        my_shipments,
+        privacy,
+        audit,
+    )
     for module in routers:
         # Route by route: an included router is resolved again on every request (FastAPI
         # 0.16x), which was 5% of a scan's CPU. The routes carry their prefix and tags.

@@ -69,6 +69,7 @@ async def change_password(
         role=signed.role,
         must_change_password=False,
         device_token=None,
+        mfa_enrolment_required=signed.mfa_enrolment_required,
     )
 
 

@@ -143,6 +143,30 @@ class Account(Aggregate):
     def _password_reset_requested(self, requested_at: datetime) -> None:
         self.reset_requested_at = requested_at
 
+    def record_mfa_enabled(self, now: datetime) -> None:
+        self._require_live()
+        self._mfa_enabled(enabled_at=now)
+
+    @event("MfaEnabled")
+    def _mfa_enabled(self, enabled_at: datetime) -> None:
+        pass
+
+    def record_mfa_disabled(self, now: datetime) -> None:
+        self._require_live()
+        self._mfa_disabled(disabled_at=now)
+
+    @event("MfaDisabled")
+    def _mfa_disabled(self, disabled_at: datetime) -> None:
+        pass
+
+    def record_recovery_code_used(self, now: datetime) -> None:
+        self._require_live()
+        self._recovery_code_used(used_at=now)
+
+    @event("RecoveryCodeUsed")
+    def _recovery_code_used(self, used_at: datetime) -> None:
+        pass
+
     def erase(self, now: datetime) -> bool:
         """Record the erasure; False if the account was already erased."""
         if self.erased_at is not None:

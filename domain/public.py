@@ -25,6 +25,9 @@ PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
     Account.PasswordChanged: ("AccountPasswordChanged", 1),  # type: ignore[attr-defined]
     Account.PasswordResetRequested: ("AccountPasswordResetRequested", 1),  # type: ignore[attr-defined]
     Account.Erased: ("AccountErased", 1),  # type: ignore[attr-defined]
+    Account.MfaEnabled: ("AccountMfaEnabled", 1),  # type: ignore[attr-defined]
+    Account.MfaDisabled: ("AccountMfaDisabled", 1),  # type: ignore[attr-defined]
+    Account.RecoveryCodeUsed: ("AccountRecoveryCodeUsed", 1),  # type: ignore[attr-defined]
     PrivacyPolicy.Published: ("PrivacyPolicyPublished", 1),  # type: ignore[attr-defined]
     PrivacyPolicy.Revised: ("PrivacyPolicyRevised", 1),  # type: ignore[attr-defined]
     Shipment.Booked: ("ShipmentBooked", 2),

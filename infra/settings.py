@@ -109,6 +109,17 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     session_idle_minutes: int = Field(default=60 * 24, ge=5)
     session_lifetime_hours: int = Field(default=24 * 30, ge=1)
+    staff_session_idle_minutes: int = Field(default=30, ge=5)
+    staff_session_lifetime_hours: int = Field(default=12, ge=1)
+    trusted_device_days: int = Field(
+        default=90, ge=1, description="How long a device token keeps a device trusted."
+    )
+    one_time_password_hours: int = Field(
+        default=24,
+        ge=1,
+        description="How long a one-time password (the first admin's, or one from "
+        "`jalur users reset-password`) can be used before an operator must issue another.",
+    )
     auth_min_response_s: float = Field(
         default=0.4,
         ge=0,

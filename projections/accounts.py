@@ -66,6 +66,9 @@ ASSIGNMENTS: dict[str, tuple[LiteralString, ...]] = {
     ),
     "AccountPasswordChanged": ("password_changed_at = %(changed_at)s",),
     "AccountPasswordResetRequested": (),
+    "AccountMfaEnabled": (),
+    "AccountMfaDisabled": (),
+    "AccountRecoveryCodeUsed": (),
     "AccountErased": (
         "erased_at = %(erased_at)s",
         "user_id = NULL",

@@ -75,6 +75,15 @@ class Accounts(Application[UUID]):
     def request_password_reset(self, account_id: UUID, now: datetime) -> Written:
         return self._change(account_id, lambda account: account.request_password_reset(now))
 
+    def record_mfa_enabled(self, account_id: UUID, now: datetime) -> Written:
+        return self._change(account_id, lambda account: account.record_mfa_enabled(now))
+
+    def record_mfa_disabled(self, account_id: UUID, now: datetime) -> Written:
+        return self._change(account_id, lambda account: account.record_mfa_disabled(now))
+
+    def record_recovery_code_used(self, account_id: UUID, now: datetime) -> Written:
+        return self._change(account_id, lambda account: account.record_recovery_code_used(now))
+
     def erase(self, account_id: UUID, now: datetime) -> Written:
         return self._change(account_id, lambda account: account.erase(now))
 

@@ -8,14 +8,19 @@ the answer nor its timing tells an outsider which user ids are real.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from commands.accounts.identity import Identity, invalid_link
+from commands.accounts.mfa import SecondFactor
+from domain import mfa as mfa_rules
 from domain.accounts import normalise_user_id
 from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
 from domain.passwords import check_password
+from domain.session_policy import Lifetime, SessionPolicy
 from infra.postgres import credentials, sessions, tokens
 from infra.postgres.credentials import Credential
 from infra.postgres.throttle import LoginThrottle, Verdict
@@ -40,6 +45,7 @@ class SignedIn:
     session: sessions.Issued
     device_token: str | None  # a new trusted-device token, when the device had none
     must_change_password: bool
+    mfa_enrolment_required: bool = False
 
 
 def wrong_credentials() -> Unauthenticated:
@@ -54,8 +60,19 @@ class SignIn:
         self.throttle = throttle
         self.pool = pool
         self.passwords = identity.passwords
-        self.lifetime = timedelta(hours=settings.session_lifetime_hours)
-        self.idle = timedelta(minutes=settings.session_idle_minutes)
+        self.second_factor = SecondFactor(identity)
+        self.policy = SessionPolicy(
+            customer=Lifetime(
+                timedelta(hours=settings.session_lifetime_hours),
+                timedelta(minutes=settings.session_idle_minutes),
+            ),
+            staff=Lifetime(
+                timedelta(hours=settings.staff_session_lifetime_hours),
+                timedelta(minutes=settings.staff_session_idle_minutes),
+            ),
+        )
+        self.device_lifetime = timedelta(days=settings.trusted_device_days)
+        self.one_time_password_lifetime = timedelta(hours=settings.one_time_password_hours)
 
     def begin(self, user_id: str, client: str, device_token: str | None, now: datetime) -> Attempt:
         """Count the attempt; TooManyAttempts when locked. The caller waits verdict.delay_s."""
@@ -63,7 +80,13 @@ class SignIn:
         with self.pool.connection() as conn:
             credential = credentials.by_user_key(conn, user_key)
             device_key = (
-                sessions.trusted_device_key(conn, credential.account_id, device_token)
+                sessions.trusted_device_key(
+                    conn,
+                    credential.account_id,
+                    device_token,
+                    now=now,
+                    lifetime=self.device_lifetime,
+                )
                 if credential
                 else None
             )
@@ -77,11 +100,16 @@ class SignIn:
             )
         return Attempt(user_key, client, credential, device_key, verdict)
 
-    def finish(self, attempt: Attempt, password: str, now: datetime) -> SignedIn:
+    def finish(
+        self, attempt: Attempt, password: str, now: datetime, one_time_code: str | None = None
+    ) -> SignedIn:
         credential = attempt.credential
         if not self.passwords.verify(credential.password_hash if credential else None, password):
             raise wrong_credentials()
         assert credential is not None  # verify() is False without a stored hash
+        # The attempt stays counted as a failure until the second factor passes too, so
+        # codes are guessed only as slowly as passwords.
+        enrolled = self._prove_second_factor(credential.account_id, one_time_code, now)
         self.throttle.succeeded(
             account_key=attempt.user_key,
             client=attempt.client,
@@ -93,11 +121,12 @@ class SignIn:
                 "Verify your e-mail address first: follow the link we sent you.",
                 code="email_not_verified",
             )
+        self._check_one_time_password(credential, now)
         with self.pool.connection() as conn, conn.transaction():
             if self.passwords.needs_rehash(credential.password_hash):
                 rehashed = self.passwords.hash(password)
                 credentials.set_password_hash(conn, credential.account_id, rehashed)
-            session = sessions.issue(conn, credential.account_id, now, self.lifetime)
+            session = self._issue(conn, credential.account_id, credential.role, now)
             device_token = (
                 None
                 if attempt.device_key
@@ -109,11 +138,50 @@ class SignIn:
             session,
             device_token,
             credential.must_change_password,
+            mfa_rules.required_for(credential.role) and not enrolled,
         )
+
+    def _prove_second_factor(self, account_id: UUID, code: str | None, now: datetime) -> bool:
+        """Whether the account has a second factor; raises unless `code` proves it."""
+        if not self.second_factor.enabled(account_id):
+            return False
+        if not code:
+            raise Unauthenticated(
+                "Send the code from your authenticator app (or a recovery code) as one_time_code.",
+                code="one_time_code_required",
+            )
+        self.second_factor.prove(account_id, code, now)
+        return True
+
+    def _check_one_time_password(self, credential: Credential, now: datetime) -> None:
+        if (
+            credential.must_change_password
+            and now - credential.password_changed_at > self.one_time_password_lifetime
+        ):
+            raise Forbidden(
+                "This one-time password has expired; ask an operator for a new one "
+                "(jalur users reset-password).",
+                code="one_time_password_expired",
+            )
+
+    def _issue(
+        self, conn: Connection[Any], account_id: UUID, role: str, now: datetime
+    ) -> sessions.Issued:
+        return sessions.issue(conn, account_id, now, self.policy.lifetime(role).absolute)
 
     def session(self, token: str, now: datetime) -> sessions.Session | None:
         with self.pool.connection() as conn:
-            return sessions.authenticate(conn, token, now, self.idle)
+            return sessions.authenticate(conn, token, now, self.policy)
+
+    def live_sessions(self, account_id: UUID, role: str, now: datetime) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            return sessions.live_sessions(conn, account_id, role, now, self.policy)
+
+    def sign_out_everywhere(self, account_id: UUID, now: datetime) -> None:
+        """Every session and every trusted device of the account ends."""
+        with self.pool.connection() as conn, conn.transaction():
+            sessions.revoke_all(conn, account_id, now)
+            sessions.forget_devices(conn, account_id)
 
     def logout(self, token: str, now: datetime) -> None:
         with self.pool.connection() as conn:
@@ -140,6 +208,25 @@ class SignIn:
             account_key=credential.user_key, client=client, device_key=None, now=now
         )
 
+    def disable_second_factor(
+        self, account_id: UUID, password: str, code: str, client: str, now: datetime
+    ) -> None:
+        """Turn a customer's second factor off: the password, then a code, each throttled
+        as a login attempt."""
+        self.reauthenticate(account_id, password, client, now)
+        with self.pool.connection() as conn:
+            credential = credentials.by_account(conn, account_id)
+        assert credential is not None  # reauthenticate refuses an account without one
+        key = credential.user_key
+        verdict = self.throttle.begin(account_key=key, client=client, device_key=None, now=now)
+        if not verdict.allowed:
+            raise TooManyAttempts(
+                "Too many wrong codes; wait before trying again.",
+                retry_after_s=verdict.retry_after_s or 60,
+            )
+        self.second_factor.disable(account_id, code, now)
+        self.throttle.succeeded(account_key=key, client=client, device_key=None, now=now)
+
     def change_password(
         self, account_id: UUID, current: str, new: str, client: str, now: datetime
     ) -> SignedIn:
@@ -149,8 +236,11 @@ class SignIn:
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
             assert credential is not None
-            session = sessions.issue(conn, account_id, now, self.lifetime)
-        return SignedIn(account_id, credential.role, session, None, False)
+            session = self._issue(conn, account_id, credential.role, now)
+        enrolment_due = mfa_rules.required_for(credential.role) and not (
+            self.second_factor.enabled(account_id)
+        )
+        return SignedIn(account_id, credential.role, session, None, False, enrolment_due)
 
     def request_reset(self, user_id: str, now: datetime) -> None:
         """Ask for a reset link; silently nothing for unknown or unverified accounts."""
@@ -175,6 +265,7 @@ class SignIn:
         with self.pool.connection() as conn, conn.transaction():
             user_key = credentials.change_password(conn, account_id, self.passwords.hash(new), now)
             sessions.revoke_all(conn, account_id, now)
+            sessions.forget_devices(conn, account_id)
             tokens.revoke_all(conn, account_id, tokens.Purpose.RESET_PASSWORD)
         if user_key is not None and by_reset:
             self.throttle.clear_account(user_key)  # the e-mail proved it is the real customer

@@ -1,14 +1,16 @@
 """Staff accounts: made by an operator (`jalur users create`), never by self-registration,
-and the first admin, made on the first `jalur up` with a one-time password."""
+and the first admin, made on the first `jalur up` with a one-time password. A one-time
+password expires (settings.one_time_password_hours); an operator issues a new one with
+`jalur users reset-password`."""
 
 import secrets
 from datetime import datetime
 from uuid import UUID
 
 from commands.accounts.identity import Identity, NewAccount
-from domain.accounts import STAFF_ROLES, Role
-from domain.errors import Conflict, RuleViolation
-from infra.postgres import credentials
+from domain.accounts import STAFF_ROLES, Role, normalise_user_id
+from domain.errors import Conflict, NotFound, RuleViolation
+from infra.postgres import credentials, mfa, sessions
 
 FIRST_ADMIN_USER_ID = "admin"
 
@@ -45,4 +47,32 @@ def ensure_first_admin(identity: Identity, now: datetime) -> str | None:
         )
     except Conflict:
         return None  # another process made it first
+    return password
+
+
+def issue_one_time_password(
+    identity: Identity, user_id: str, now: datetime, *, reset_mfa: bool = False
+) -> str:
+    """A fresh one-time password for a staff account: every session and trusted device
+    ends; with `reset_mfa` its second factor goes too (a lost phone), to be enrolled again
+    at the next sign-in."""
+    with identity.pool.connection() as conn:
+        credential = credentials.by_user_key(conn, identity.user_key(normalise_user_id(user_id)))
+    if credential is None:
+        raise NotFound(f"No account has the user id {user_id!r}.", code="account_not_found")
+    if credential.role not in STAFF_ROLES:
+        raise RuleViolation(
+            "Customers reset their own password by e-mail.", code="not_a_staff_account"
+        )
+    password = secrets.token_urlsafe(18)
+    with identity.pool.connection() as conn, conn.transaction():
+        password_hash = identity.passwords.hash(password)
+        credentials.set_one_time_password(conn, credential.account_id, password_hash, now)
+        sessions.revoke_all(conn, credential.account_id, now)
+        sessions.forget_devices(conn, credential.account_id)
+        if reset_mfa:
+            mfa.remove(conn, credential.account_id)
+    identity.accounts.record_password_change(credential.account_id, now, by_reset=True)
+    if reset_mfa:
+        identity.accounts.record_mfa_disabled(credential.account_id, now)
     return password

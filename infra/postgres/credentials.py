@@ -165,6 +165,18 @@ def change_password(
     return None if row is None else str(row[0])
 
 
+def set_one_time_password(
+    conn: Connection[Any], account_id: UUID, password_hash: str, now: datetime
+) -> None:
+    """A password its holder must change at first sign-in; its age is counted from `now`."""
+    conn.execute(
+        """UPDATE credentials SET password_hash = %s, password_changed_at = %s,
+               must_change_password = true
+           WHERE account_id = %s""",
+        (password_hash, now, account_id),
+    )
+
+
 def delete(conn: Connection[Any], account_id: UUID) -> None:
     conn.execute("DELETE FROM credentials WHERE account_id = %s", (account_id,))
 

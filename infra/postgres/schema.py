@@ -7,6 +7,7 @@ from psycopg import Connection
 from infra.postgres import (
     connections,
     credentials,
+    mfa,
     publications,
     sessions,
     throttle,
@@ -22,6 +23,7 @@ DDL: tuple[str, ...] = (
     *credentials.DDL,
     *tokens.DDL,
     *sessions.DDL,
+    *mfa.DDL,
     *throttle.DDL,
     *waiting_parties.DDL,
 )

@@ -3,7 +3,8 @@
 A session token is 256 random bits. It expires after an idle period and at an absolute
 lifetime; logout revokes one, a password change or reset revokes all of an account's.
 A device token is given at each successful login and lets that device past the lock
-an attacker may have put on the account (OWASP's "device cookie").
+an attacker may have put on the account (OWASP's "device cookie"); it expires, and a
+password change or reset, or signing out everywhere, forgets every one of the account's.
 """
 
 import hashlib
@@ -14,6 +15,8 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
+
+from domain.session_policy import SessionPolicy
 
 SESSION_PREFIX = "jls_"
 DEVICE_PREFIX = "jld_"
@@ -36,6 +39,8 @@ DDL = (
         created_at timestamptz NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS trusted_devices_account ON trusted_devices (account_id)",
+    # An opaque id by which the owner can see a session without its token.
+    "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS id uuid NOT NULL DEFAULT gen_random_uuid()",
 )
 
 
@@ -47,6 +52,7 @@ class Session:
     must_change_password: bool
     created_at: datetime
     expires_at: datetime
+    mfa_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,26 +77,26 @@ def issue(conn: Connection[Any], account_id: UUID, now: datetime, lifetime: time
 
 
 def authenticate(
-    conn: Connection[Any], token: str, now: datetime, idle: timedelta
+    conn: Connection[Any], token: str, now: datetime, policy: SessionPolicy
 ) -> Session | None:
     """The live session a token names, touching its idle clock; None if not valid."""
     if not token.startswith(SESSION_PREFIX):
         return None
     row = conn.execute(
         """SELECT s.account_id, c.role, c.status, c.must_change_password, s.created_at,
-                  s.expires_at, s.last_seen_at
+                  s.expires_at, EXISTS (SELECT 1 FROM mfa m WHERE m.account_id = s.account_id
+                                        AND m.enabled_at IS NOT NULL), s.last_seen_at
            FROM sessions s JOIN credentials c USING (account_id)
-           WHERE s.token_hash = %s AND s.revoked_at IS NULL
-             AND s.expires_at > %s AND s.last_seen_at > %s""",
-        (digest(token), now, now - idle),
+           WHERE s.token_hash = %s AND s.revoked_at IS NULL AND s.expires_at > %s""",
+        (digest(token), now),
     ).fetchone()
-    if row is None:
+    if row is None or not policy.is_live(row[1], row[4], row[7], now):
         return None
-    if now - row[6] >= LAST_SEEN_GRANULARITY:  # one write a minute, not one per request
+    if now - row[7] >= LAST_SEEN_GRANULARITY:  # one write a minute, not one per request
         conn.execute(
             "UPDATE sessions SET last_seen_at = %s WHERE token_hash = %s", (now, digest(token))
         )
-    return Session(*row[:6])
+    return Session(*row[:7])
 
 
 def revoke(conn: Connection[Any], token: str, now: datetime) -> None:
@@ -118,6 +124,29 @@ def sessions_of(conn: Connection[Any], account_id: UUID) -> list[dict[str, Any]]
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
+def live_sessions(
+    conn: Connection[Any], account_id: UUID, role: str, now: datetime, policy: SessionPolicy
+) -> list[dict[str, Any]]:
+    """The account's sessions that still work, by opaque id (never the token's hash)."""
+    rows = conn.execute(
+        """SELECT id, token_hash, created_at, last_seen_at, expires_at FROM sessions
+           WHERE account_id = %s AND revoked_at IS NULL AND expires_at > %s
+           ORDER BY created_at""",
+        (account_id, now),
+    ).fetchall()
+    return [
+        {
+            "id": row[0],
+            "token_hash": bytes(row[1]),
+            "created_at": row[2],
+            "last_seen_at": row[3],
+            "expires_at": row[4],
+        }
+        for row in rows
+        if policy.is_live(role, row[2], row[3], now)
+    ]
+
+
 def trust_device(conn: Connection[Any], account_id: UUID, now: datetime) -> str:
     token = DEVICE_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     conn.execute(
@@ -127,12 +156,26 @@ def trust_device(conn: Connection[Any], account_id: UUID, now: datetime) -> str:
     return token
 
 
-def trusted_device_key(conn: Connection[Any], account_id: UUID, token: str | None) -> str | None:
-    """A stable key for the device if the token is one this account was given, else None."""
+def trusted_device_key(
+    conn: Connection[Any],
+    account_id: UUID,
+    token: str | None,
+    *,
+    now: datetime,
+    lifetime: timedelta,
+) -> str | None:
+    """A stable key for the device if the token is one this account was given within
+    `lifetime`, else None."""
     if not token or not token.startswith(DEVICE_PREFIX):
         return None
     row = conn.execute(
-        "SELECT 1 FROM trusted_devices WHERE token_hash = %s AND account_id = %s",
-        (digest(token), account_id),
+        """SELECT 1 FROM trusted_devices
+           WHERE token_hash = %s AND account_id = %s AND created_at > %s""",
+        (digest(token), account_id, now - lifetime),
     ).fetchone()
     return digest(token).hex() if row else None
+
+
+def forget_devices(conn: Connection[Any], account_id: UUID) -> None:
+    """Every trusted-device token of the account stops working."""
+    conn.execute("DELETE FROM trusted_devices WHERE account_id = %s", (account_id,))

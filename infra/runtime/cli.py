@@ -237,6 +237,36 @@ def users_create(
     console.print(f"created {role} {user_id} (account {account_id})")
 
 
+@users_cli.command("reset-password")
+def users_reset_password(
+    user_id: Annotated[str, typer.Argument(help="The staff member's user id.")],
+    reset_mfa: Annotated[
+        bool, typer.Option("--reset-mfa", help="Also remove their second factor (a lost phone).")
+    ] = False,
+) -> None:
+    """Give a staff account a new one-time password (printed once): every session of it
+    ends, and it must be changed at the next sign-in, within the hours it is valid."""
+    from datetime import UTC, datetime
+
+    from commands.accounts.staff import issue_one_time_password
+    from domain.errors import DomainError
+    from infra.runtime.bootstrap import bootstrap
+
+    settings = Settings()
+    container = bootstrap(settings)
+    try:
+        password = issue_one_time_password(
+            container.identity, user_id, datetime.now(UTC), reset_mfa=reset_mfa
+        )
+    except DomainError as error:
+        console.print(f"refused: {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    hours = settings.one_time_password_hours
+    console.print(f"one-time password for {user_id} (valid {hours} h): {password}")
+
+
 def _connect() -> psycopg.Connection[tuple[object, ...]]:
     from infra.postgres.schema import create_tables
 
