@@ -12,7 +12,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from commands.accounts.staff import create_staff, ensure_first_admin, issue_one_time_password
+from commands.accounts import staff as staff_accounts
+from commands.accounts.staff import create_staff, ensure_first_admin
 from domain.accounts import Role
 from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
 from infra.runtime.embedded import EmbeddedBroker
@@ -231,7 +232,7 @@ def test_the_first_admins_one_time_password_expires_and_an_operator_issues_anoth
     with pytest.raises(Forbidden) as expired:
         signin.finish(signin.begin("admin", CLIENT, None, later), one_time, later)
     assert expired.value.code == "one_time_password_expired"
-    fresh = issue_one_time_password(identity, "admin", later)
+    fresh = staff_accounts.issue_one_time_password(identity, "admin", later)
     signed = signin.finish(signin.begin("admin", CLIENT, None, later), fresh, later)
     assert signed.must_change_password
     assert signed.mfa_enrolment_required
