@@ -16,6 +16,7 @@ from commands.accounts import staff as staff_accounts
 from commands.accounts.staff import create_staff, ensure_first_admin
 from domain.accounts import Role
 from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
+from infra.postgres.device_keys import create_key
 from infra.runtime.embedded import EmbeddedBroker
 from tests.authenticator import Authenticator, enrol
 from tests.integration.conftest import make_settings
@@ -254,3 +255,17 @@ def test_erasure_destroys_the_totp_secret(api: Api) -> None:
     )
     assert erased.status_code == 204, erased.text
     assert api.container.keyring.unseal(sealed[0]) is None
+
+
+def test_only_a_signed_in_person_sees_or_ends_their_sessions(api: Api) -> None:
+    with api.container.pool.connection() as conn:
+        _, secret = create_key(conn, "CGK10000", "counter")
+    device = {"X-API-Key": secret}
+    for method in ("GET", "DELETE"):
+        assert api.client.request(method, "/v1/me/sessions").status_code == 401
+        assert api.client.request(method, "/v1/me/sessions", headers=device).status_code == 403
+    user_id = new_staff(api, Role.HUB_OPERATOR)
+    enrolling = bearer(sign_in(api, user_id, PASSWORD))
+    assert api.client.get("/v1/me/sessions", headers=enrolling).status_code == 403
+    assert api.client.delete("/v1/me/sessions", headers=enrolling).status_code == 204
+    assert api.client.get("/v1/me", headers=enrolling).status_code == 401
