@@ -111,6 +111,28 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+async def session_account(
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UUID | None:
+    """The account of the bearer session a public route was sent, if any (a session that
+    does not work is refused, never ignored)."""
+    if bearer is None:
+        return None
+    session = await run_in_threadpool(
+        container.signin.session, bearer.credentials, datetime.now(UTC)
+    )
+    if session is None:
+        raise Unauthenticated(
+            "The session token is unknown, expired or revoked; sign in again.",
+            code="invalid_session",
+        )
+    return session.account_id
+
+
+SessionAccountDep = Annotated[UUID | None, Depends(session_account)]
+
+
 def _enforcer(rule: str) -> Any:
     allowed = RULES[rule]
 
