@@ -23,6 +23,7 @@ from api import (
 )
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
+from api.pages import router as pages
 from commands.container import Container
 
 log = logging.getLogger("jalur.requests")
@@ -52,7 +53,10 @@ def create_app(container: Container | Callable[[], Container]) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(Observe)  # added last, so outermost: every answer passes here
-    routers = (health, shipments, tracking, accounts, sessions, me, my_shipments, privacy, audit)
+    routers = (
+        *(health, shipments, tracking, accounts, sessions, me, my_shipments, privacy, audit),
+        pages,
+    )
     for module in routers:
         # Route by route: an included router is resolved again on every request (FastAPI
         # 0.16x), which was 5% of a scan's CPU. The routes carry their prefix and tags.
