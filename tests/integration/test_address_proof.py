@@ -41,18 +41,20 @@ def test_a_victim_clicking_an_attackers_verification_link_hands_over_nothing(api
     attacker = registration(email=victim_email, display_name="Jalur Kurir: buka tautan")
     assert api.client.post("/v1/accounts", json=attacker).status_code == 202
     link = api.link(attacker["user_id"], tokens.Purpose.VERIFY_EMAIL)
-    victim = verified(api, password="sambal terasi pedas 31")  # under another address
-    victim_session = bearer(sign_in(api, victim["user_id"], victim["password"]))
 
     clicked = api.client.post("/v1/accounts/verify-email", json={"token": link})
+
+    assert clicked.status_code == 401, clicked.text
+    assert clicked.json()["error"]["code"] == "password_required"
+    assert api.container.shipments.shipment(awb).receiver_account is None
+    victim = verified(api, password="sambal terasi pedas 31")  # under another address
+    victim_session = bearer(sign_in(api, victim["user_id"], victim["password"]))
     guessed = api.client.post(
         "/v1/accounts/verify-email", json={"token": link, "password": victim["password"]}
     )
     signed_in = api.client.post(
         "/v1/accounts/verify-email", json={"token": link}, headers=victim_session
     )
-
-    assert (clicked.status_code, clicked.json()["error"]["code"]) == (401, "password_required")
     assert (guessed.status_code, guessed.json()["error"]["code"]) == (401, "invalid_password")
     assert signed_in.status_code == 403
     assert signed_in.json()["error"]["code"] == "link_for_other_account"
