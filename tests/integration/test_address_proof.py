@@ -123,9 +123,13 @@ def test_an_email_change_is_confirmed_only_by_the_account_that_asked(api: Api) -
 
     clicked = api.client.post(confirm, json={"token": link})
     by_other = api.client.post(confirm, json={"token": link}, headers=other_session)
+    forged = api.client.post(
+        confirm, json={"token": link}, headers={"Authorization": "Bearer jls_not-a-session"}
+    )
     wrong = api.client.post(confirm, json={"token": link, "password": other["password"]})
     right = api.client.post(confirm, json={"token": link, "password": owner["password"]})
 
-    assert [a.status_code for a in (clicked, by_other, wrong)] == [401, 403, 401]
+    assert [a.status_code for a in (clicked, by_other, forged, wrong)] == [401, 403, 401, 401]
+    assert forged.json()["error"]["code"] == "invalid_session"
     assert right.status_code == 200, right.text
     assert api.client.get("/v1/me", headers=headers).json()["email"] == new_email
