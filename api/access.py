@@ -113,6 +113,28 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+async def session_account(request: Request, container: ContainerDep) -> UUID | None:
+    """The account of a bearer session a public route was sent, if any (a session that
+    does not work is refused, never ignored). Read from the header by hand: declared as a
+    security scheme, it would read as required in the OpenAPI document."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    session = None
+    if scheme.lower() == "bearer" and token:
+        session = await run_in_threadpool(container.signin.session, token, datetime.now(UTC))
+    if session is None:
+        raise Unauthenticated(
+            "The session token is unknown, expired or revoked; sign in again.",
+            code="invalid_session",
+        )
+    return session.account_id
+
+
+SessionAccountDep = Annotated[UUID | None, Depends(session_account)]
+
+
 def _enforcer(rule: str, during_enrolment: bool) -> Any:
     allowed = RULES[rule]
 

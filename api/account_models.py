@@ -46,6 +46,17 @@ class LinkTokenIn(Strict):
     token: LinkToken
 
 
+class AddressProofIn(Strict):
+    token: LinkToken
+    password: Annotated[
+        Password | None,
+        Field(
+            description="The password of the account the link was sent for; optional only "
+            "with a bearer session of that same account."
+        ),
+    ] = None
+
+
 class SignInIn(Strict):
     user_id: Annotated[str, Field(min_length=1, max_length=64)]
     password: Password

@@ -2,24 +2,28 @@
 address. None of the answers says whether an account exists, and the ones that could
 leak it by timing take a fixed minimum time."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.access import allow
+from api.access import SessionAccountDep, allow
 from api.account_models import (
     Accepted,
+    AddressProofIn,
     Done,
-    LinkTokenIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
     RegistrationIn,
 )
 from api.deps import ContainerDep
 from api.errors import error_responses
-from api.timing import at_least
+from api.timing import at_least, client_address
 from commands.accounts.identity import NewAccount
+from commands.writes import Written
+from domain.errors import Unauthenticated
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -45,14 +49,38 @@ async def register(body: RegistrationIn, container: ContainerDep) -> Accepted:
 @router.post(
     "/accounts/verify-email",
     response_model=Done,
-    responses=error_responses(400, 404, 409, 413, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429),
     **allow("public"),
 )
-def verify_email(body: LinkTokenIn, container: ContainerDep) -> Done:
-    """Verify the e-mail address with the token from the registration e-mail."""
-    written = container.identity.verify_email(body.token, datetime.now(UTC))
+async def verify_email(
+    body: AddressProofIn, request: Request, container: ContainerDep, signed_in: SessionAccountDep
+) -> Done:
+    """Verify the e-mail address with the token from the registration e-mail and the
+    account's password."""
+    identity, signin = container.identity, container.signin
+    written = await _prove(body, request, signed_in, signin.confirm_email, identity.verify_email)
     token = container.consistency_token("accounts", written)
     return Done(status="verified", consistency_token=token)
+
+
+async def _prove(
+    body: AddressProofIn,
+    request: Request,
+    signed_in: UUID | None,
+    by_password: Callable[[str, str, str, datetime], Written],
+    by_session: Callable[[str, UUID, datetime], Written],
+) -> Written:
+    """Complete a link for the account that proves it asked: by its password, or else by
+    a session of it."""
+    now = datetime.now(UTC)
+    if body.password is not None:
+        client = client_address(request)
+        return await run_in_threadpool(by_password, body.token, body.password, client, now)
+    if signed_in is None:
+        raise Unauthenticated(
+            "Enter the password of the account this link was sent for.", code="password_required"
+        )
+    return await run_in_threadpool(by_session, body.token, signed_in, now)
 
 
 @router.post(
@@ -84,11 +112,17 @@ def reset_password(body: PasswordResetConfirmIn, container: ContainerDep) -> Don
 @router.post(
     "/email-changes/confirm",
     response_model=Done,
-    responses=error_responses(400, 404, 409, 413, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429),
     **allow("public"),
 )
-def confirm_email_change(body: LinkTokenIn, container: ContainerDep) -> Done:
-    """Confirm a new e-mail address with the token sent to it."""
-    written = container.identity.confirm_email_change(body.token, datetime.now(UTC))
+async def confirm_email_change(
+    body: AddressProofIn, request: Request, container: ContainerDep, signed_in: SessionAccountDep
+) -> Done:
+    """Confirm a new e-mail address with the token sent to it and the account's password
+    (or a bearer session of that account)."""
+    identity, signin = container.identity, container.signin
+    written = await _prove(
+        body, request, signed_in, signin.confirm_email_change, identity.confirm_email_change
+    )
     token = container.consistency_token("accounts", written)
     return Done(status="email_changed", consistency_token=token)

@@ -24,6 +24,7 @@ from api import (
 )
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
+from api.pages import router as pages
 from commands.container import Container
 
 log = logging.getLogger("jalur.requests")
@@ -54,16 +55,8 @@ def create_app(container: Container | Callable[[], Container]) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(Observe)  # added last, so outermost: every answer passes here
     routers = (
-        health,
-        shipments,
-        tracking,
-        accounts,
-        sessions,
-        me,
-        mfa,
-        my_shipments,
-        privacy,
-        audit,
+        *(health, shipments, tracking, accounts, sessions, me, mfa, my_shipments, privacy),
+        *(audit, pages),
     )
     for module in routers:
         # Route by route: an included router is resolved again on every request (FastAPI

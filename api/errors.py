@@ -81,7 +81,7 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
     return {"error": error}
 
 
-def _status_of(error: DomainError) -> int:
+def status_of(error: DomainError) -> int:
     if isinstance(error, Unauthenticated):
         return 401
     if isinstance(error, Forbidden):
@@ -108,7 +108,7 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     body = error_body(error.code, error.message, details)
-    return JSONResponse(body, _status_of(error), headers=headers)
+    return JSONResponse(body, status_of(error), headers=headers)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:

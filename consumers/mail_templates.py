@@ -38,13 +38,13 @@ TEMPLATES: dict[str, Template] = {
     "verify_email": Template(
         "Verify your e-mail address for Jalur",
         "Welcome to Jalur. Please confirm this is your e-mail address by opening this link "
-        "within 24 hours:\n\n{link}\n\n" + IGNORE,
+        "within 24 hours and entering the password you chose:\n\n{link}\n\n" + IGNORE,
         Link(Purpose.VERIFY_EMAIL, "/verify-email"),
     ),
     "email_change_confirm": Template(
         "Confirm your new e-mail address for Jalur",
         "You asked to use this address for your Jalur account. Confirm it by opening this "
-        "link within 24 hours:\n\n{link}\n\n" + IGNORE,
+        "link within 24 hours and entering your password:\n\n{link}\n\n" + IGNORE,
         Link(Purpose.CONFIRM_EMAIL_CHANGE, "/confirm-email", payload_param="change_id"),
     ),
     "email_change_notice": Template(

@@ -18,7 +18,7 @@ from commands.accounts.application import Accounts
 from commands.party_links import PartyLinks
 from commands.writes import Written
 from domain.accounts import Account, Role, check_user_id, normalise_email
-from domain.errors import Conflict, NotFound, RuleViolation
+from domain.errors import Conflict, Forbidden, NotFound, RuleViolation
 from domain.passwords import check_password
 from infra.postgres import credentials, tokens
 from infra.security.keyring import Keyring
@@ -43,6 +43,13 @@ class NewAccount:
 def invalid_link() -> RuleViolation:
     return RuleViolation(
         "This link is invalid, expired or already used; ask for a new one.", code="invalid_token"
+    )
+
+
+def link_for_other_account() -> Forbidden:
+    return Forbidden(
+        "This link was sent for another account: enter that account's password.",
+        code="link_for_other_account",
     )
 
 
@@ -165,11 +172,28 @@ class Identity:
             log.info("an unverified registration expired and was erased")
         return True
 
-    def verify_email(self, token: str, now: datetime) -> Written:
+    def link_owner(self, token: str, purpose: tokens.Purpose) -> UUID:
+        """The account a live link was sent for; the link stays unused."""
         with self.pool.connection() as conn:
-            redeemed = tokens.redeem(conn, token, tokens.Purpose.VERIFY_EMAIL)
+            found = tokens.look_up(conn, token, purpose)
+        if found is None:
+            raise invalid_link()
+        return found.account_id
+
+    def _redeem(self, token: str, purpose: tokens.Purpose, account_id: UUID) -> tokens.Redeemed:
+        """Use the link, if it was sent for `account_id`: the caller has proved to be it."""
+        if self.link_owner(token, purpose) != account_id:
+            raise link_for_other_account()
+        with self.pool.connection() as conn:
+            redeemed = tokens.redeem(conn, token, purpose, account_id)
         if redeemed is None:
             raise invalid_link()
+        return redeemed
+
+    def verify_email(self, token: str, account_id: UUID, now: datetime) -> Written:
+        """Verify the address, for the account that proved to be the one that registered
+        (only then are the parcels waiting for the address linked to it)."""
+        redeemed = self._redeem(token, tokens.Purpose.VERIFY_EMAIL, account_id)
         account = self.accounts.account(redeemed.account_id)
         email_key = self._verified_email_key(account.id, account.email)
         written = self.accounts.verify_email(account.id, now)
@@ -182,10 +206,10 @@ class Identity:
         sealed = self.keyring.seal(account_id, {"email": normalise_email(new_email)})["email"]
         return self.accounts.request_email_change(account_id, uuid4(), sealed or "", now)
 
-    def confirm_email_change(self, token: str, now: datetime) -> Written:
-        with self.pool.connection() as conn:
-            redeemed = tokens.redeem(conn, token, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
-        if redeemed is None or redeemed.payload is None:
+    def confirm_email_change(self, token: str, account_id: UUID, now: datetime) -> Written:
+        """Confirm the new address, for the account that proved to be the one that asked."""
+        redeemed = self._redeem(token, tokens.Purpose.CONFIRM_EMAIL_CHANGE, account_id)
+        if redeemed.payload is None:
             raise invalid_link()
         account = self.accounts.account(redeemed.account_id)
         change_id = UUID(redeemed.payload)

@@ -1,5 +1,5 @@
 """Signing in and everything that proves a password: login, re-authentication,
-password change and reset.
+password change and reset, confirming an address.
 
 Every path does the same work whether or not the account exists (the throttle is keyed
 by the blind user id, an unknown account is checked against a decoy hash), so neither
@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from commands.accounts.identity import Identity, invalid_link
 from commands.accounts.mfa import SecondFactor
+from commands.writes import Written
 from domain import mfa as mfa_rules
 from domain.accounts import normalise_user_id
 from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
@@ -226,6 +227,21 @@ class SignIn:
             )
         self.second_factor.disable(account_id, code, now)
         self.throttle.succeeded(account_key=key, client=client, device_key=None, now=now)
+
+    def confirm_email(self, token: str, password: str, client: str, now: datetime) -> Written:
+        """Verify a registration's address, proved by the password of the account that
+        registered it; a wrong password leaves the link usable."""
+        account_id = self.identity.link_owner(token, tokens.Purpose.VERIFY_EMAIL)
+        self.reauthenticate(account_id, password, client, now)
+        return self.identity.verify_email(token, account_id, now)
+
+    def confirm_email_change(
+        self, token: str, password: str, client: str, now: datetime
+    ) -> Written:
+        """Confirm a new address, proved by the password of the account that asked for it."""
+        account_id = self.identity.link_owner(token, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
+        self.reauthenticate(account_id, password, client, now)
+        return self.identity.confirm_email_change(token, account_id, now)
 
     def change_password(
         self, account_id: UUID, current: str, new: str, client: str, now: datetime

@@ -71,13 +71,27 @@ def issue(
     return token
 
 
-def redeem(conn: Connection[Any], token: str, purpose: Purpose) -> Redeemed | None:
-    """Use a token once; None if it is unknown, used, expired or for another purpose."""
+def look_up(conn: Connection[Any], token: str, purpose: Purpose) -> Redeemed | None:
+    """What a live token is for, without using it (check a proof first, redeem after)."""
+    row = conn.execute(
+        """SELECT account_id, payload FROM one_time_tokens
+           WHERE token_hash = %s AND purpose = %s AND used_at IS NULL AND expires_at > now()""",
+        (digest(token), purpose.value),
+    ).fetchone()
+    return Redeemed(row[0], row[1]) if row else None
+
+
+def redeem(
+    conn: Connection[Any], token: str, purpose: Purpose, account_id: UUID | None = None
+) -> Redeemed | None:
+    """Use a token once; None if it is unknown, used, expired, for another purpose or, when
+    `account_id` is given, for another account."""
     row = conn.execute(
         """UPDATE one_time_tokens SET used_at = now()
            WHERE token_hash = %s AND purpose = %s AND used_at IS NULL AND expires_at > now()
+             AND account_id = coalesce(%s, account_id)
            RETURNING account_id, payload""",
-        (digest(token), purpose.value),
+        (digest(token), purpose.value, account_id),
     ).fetchone()
     return Redeemed(row[0], row[1]) if row else None
 

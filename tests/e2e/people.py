@@ -6,9 +6,11 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin
 from uuid import uuid4
 
 import httpx
@@ -46,23 +48,77 @@ def mails_to(state_dir: Path, address: str) -> list[Message]:
     return [m for m in mailbox.Maildir(folder, create=False) if address in (m["To"] or "")]
 
 
-def link_token(state_dir: Path, address: str, kind: str, timeout: float = 60) -> str:
-    """The token of the newest `kind` link (verify-email, reset-password, confirm-email)
-    e-mailed to `address`, waiting for it to arrive."""
+def link_url(state_dir: Path, address: str, kind: str, timeout: float = 60) -> str:
+    """The newest `kind` link (verify-email, reset-password, confirm-email) e-mailed to
+    `address`, in full, waiting for it to arrive."""
     found: list[str] = []
 
     def arrived() -> bool:
-        tokens = [
-            token
+        links = [
+            link.group(0)
             for message in mails_to(state_dir, address)
-            for link_kind, token in LINK.findall(_body(message))
-            if link_kind == kind
+            for link in LINK.finditer(_body(message))
+            if link.group(1) == kind
         ]
-        found[:] = tokens
-        return bool(tokens)
+        found[:] = links
+        return bool(links)
 
     assert wait_until(arrived, timeout), f"no {kind} link reached {address}"
     return found[-1]
+
+
+def link_token(state_dir: Path, address: str, kind: str, timeout: float = 60) -> str:
+    """The token of the newest `kind` link e-mailed to `address`."""
+    match = LINK.fullmatch(link_url(state_dir, address, kind, timeout))
+    assert match is not None
+    return match.group(2)
+
+
+@dataclass
+class Form:
+    action: str = ""
+    method: str = ""
+    hidden: dict[str, str] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)  # names of the fields a person fills in
+
+
+class _FormReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "script":
+            self.scripts += 1
+        elif tag == "form":
+            self.forms.append(Form(attributes.get("action", ""), attributes.get("method", "")))
+        elif tag == "input" and self.forms:
+            if attributes.get("type") == "hidden":
+                self.forms[-1].hidden[attributes["name"]] = attributes.get("value", "")
+            else:
+                self.forms[-1].inputs.append(attributes["name"])
+
+
+def page_form(html: str) -> Form:
+    """The one form of a page that needs no script."""
+    reader = _FormReader()
+    reader.feed(html)
+    assert reader.scripts == 0, "a page with script"
+    assert len(reader.forms) == 1, html
+    return reader.forms[0]
+
+
+def follow_link(client: httpx.Client, url: str, **values: str) -> httpx.Response:
+    """Open a link from an e-mail as a browser without script would, fill in its form with
+    `values` (by field name) and post it to the form's action."""
+    shown = client.get(url)
+    assert shown.status_code == 200, shown.text
+    form = page_form(shown.text)
+    assert form.method.lower() == "post"
+    assert sorted(form.inputs) == sorted(values), form.inputs
+    return client.post(urljoin(url, form.action), data=form.hidden | values)
 
 
 def sign_in(client: httpx.Client, user_id: str, password: str) -> dict[str, str]:
@@ -93,7 +149,8 @@ def verified_customer(client: httpx.Client, state_dir: Path, name: str) -> Perso
     person.display_name = registration["display_name"]
     assert client.post("/v1/accounts", json=registration).status_code == 202
     token = link_token(state_dir, email, "verify-email")
-    verified = client.post("/v1/accounts/verify-email", json={"token": token})
+    proof = {"token": token, "password": person.password}
+    verified = client.post("/v1/accounts/verify-email", json=proof)
     assert verified.status_code == 200, verified.text
     person.headers = sign_in(client, user_id, person.password)
     return person

@@ -87,7 +87,8 @@ def verified(api: Api, **changes: Any) -> dict[str, Any]:
     body = registration(**changes)
     assert api.client.post("/v1/accounts", json=body).status_code == 202
     token = api.link(body["user_id"], tokens.Purpose.VERIFY_EMAIL)
-    assert api.client.post("/v1/accounts/verify-email", json={"token": token}).status_code == 200
+    proof = {"token": token, "password": body["password"]}
+    assert api.client.post("/v1/accounts/verify-email", json=proof).status_code == 200
     return body
 
 
@@ -103,9 +104,10 @@ def test_an_account_is_usable_only_after_its_email_is_verified(api: Api) -> None
     refused = sign_in(api, body["user_id"], body["password"])
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "email_not_verified"
-    token = api.link(body["user_id"], tokens.Purpose.VERIFY_EMAIL)
-    assert api.client.post("/v1/accounts/verify-email", json={"token": token}).status_code == 200
-    again = api.client.post("/v1/accounts/verify-email", json={"token": token})
+    proof = {"token": api.link(body["user_id"], tokens.Purpose.VERIFY_EMAIL)}
+    proof["password"] = body["password"]
+    assert api.client.post("/v1/accounts/verify-email", json=proof).status_code == 200
+    again = api.client.post("/v1/accounts/verify-email", json=proof)
     assert again.status_code == 422, "a link works once"
     headers = bearer(sign_in(api, body["user_id"], body["password"]))
     me = api.client.get("/v1/me", headers=headers).json()
@@ -157,7 +159,8 @@ def test_an_unverified_registration_gives_its_user_id_up_once_its_link_has_expir
     assert api.account_id(owner["user_id"]) != stale_id
     assert api.container.accounts.account(stale_id).erased_at is not None
     assert api.container.keyring.unseal(sealed_email) is None, "its key is destroyed"
-    used = api.client.post("/v1/accounts/verify-email", json={"token": stale_link})
+    stale = {"token": stale_link, "password": squatter["password"]}
+    used = api.client.post("/v1/accounts/verify-email", json=stale)
     assert used.status_code == 422, "the stale link died with its registration"
     assert sign_in(api, owner["user_id"], squatter["password"]).status_code == 401
     bearer(sign_in(api, owner["user_id"], owner["password"]))
@@ -170,7 +173,8 @@ def test_a_registration_keeps_its_user_id_while_a_link_to_verify_it_lives(api: A
     link = api.link(slow["user_id"], tokens.Purpose.VERIFY_EMAIL)  # the mail went out late
     taken = registration(user_id=slow["user_id"], email="other@example.id")
     assert api.client.post("/v1/accounts", json=taken).status_code == 202
-    assert api.client.post("/v1/accounts/verify-email", json={"token": link}).status_code == 200
+    proof = {"token": link, "password": slow["password"]}
+    assert api.client.post("/v1/accounts/verify-email", json=proof).status_code == 200
     bearer(sign_in(api, slow["user_id"], slow["password"]))
 
 
@@ -192,7 +196,8 @@ def test_a_crashed_registrations_claim_is_freed_after_its_grace_not_before(api: 
     for body in (in_flight, crashed):
         assert api.client.post("/v1/accounts", json=body).status_code == 202
     token = api.link(crashed["user_id"], tokens.Purpose.VERIFY_EMAIL)
-    assert api.client.post("/v1/accounts/verify-email", json={"token": token}).status_code == 200
+    proof = {"token": token, "password": crashed["password"]}
+    assert api.client.post("/v1/accounts/verify-email", json=proof).status_code == 200
     bearer(sign_in(api, crashed["user_id"], crashed["password"]))
     kept = sign_in(api, in_flight["user_id"], in_flight["password"])
     assert kept.status_code == 401, "a claim still within its grace was not taken over"
@@ -372,7 +377,8 @@ def test_an_email_change_needs_the_password_and_waits_for_the_new_address(api: A
     assert account.pending_change is not None
     change_id = str(account.pending_change[0])
     token = api.link(body["user_id"], tokens.Purpose.CONFIRM_EMAIL_CHANGE, change_id)
-    confirmed = api.client.post("/v1/email-changes/confirm", json={"token": token})
+    proof = {"token": token, "password": body["password"]}
+    confirmed = api.client.post("/v1/email-changes/confirm", json=proof)
     assert confirmed.status_code == 200, confirmed.text
     me = api.client.get("/v1/me", headers=headers).json()
     assert (me["email"], me["pending_email"]) == (new_email, None)
@@ -419,7 +425,7 @@ def test_parcels_booked_to_an_address_reach_whoever_verifies_it_later(
     mallory = verified(api)
     mallory_headers = bearer(sign_in(api, mallory["user_id"], mallory["password"]))
 
-    verify = {"token": unverified}
+    verify = {"token": unverified, "password": rina["password"]}
     assert api.client.post("/v1/accounts/verify-email", json=verify).status_code == 200
     headers = bearer(sign_in(api, rina["user_id"], rina["password"]))
     expected = {to_rina: "receiver", from_rina: "shipper"}
@@ -466,7 +472,8 @@ def test_a_confirmed_new_address_brings_its_waiting_parcels_along(
     assert account.pending_change is not None
     change_id = str(account.pending_change[0])
     token = api.link(body["user_id"], tokens.Purpose.CONFIRM_EMAIL_CHANGE, change_id)
-    assert api.client.post("/v1/email-changes/confirm", json={"token": token}).status_code == 200
+    confirmed = api.client.post("/v1/email-changes/confirm", json={"token": token}, headers=headers)
+    assert confirmed.status_code == 200, "a session of the account proves it too"
     assert wait_until(lambda: _my_shipments(api, headers) == {awb: "receiver"}, timeout=60)
 
 
