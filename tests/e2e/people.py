@@ -68,6 +68,16 @@ def sign_in(client: httpx.Client, user_id: str, password: str) -> dict[str, str]
 
 
 def verified_customer(client: httpx.Client, state_dir: Path, name: str) -> Person:
+    person = registered_customer(client, name)
+    token = link_token(state_dir, person.email or "", "verify-email")
+    verified = client.post("/v1/accounts/verify-email", json={"token": token})
+    assert verified.status_code == 200, verified.text
+    person.headers = sign_in(client, person.user_id, person.password)
+    return person
+
+
+def registered_customer(client: httpx.Client, name: str) -> Person:
+    """A customer who registered and has not yet followed the verification link."""
     user_id = f"{name.lower()}-{uuid4().hex[:6]}"
     email = f"{user_id}@example.id"
     person = Person(user_id, f"kopi tubruk {uuid4().hex[:8]}", email, {}, name, "081200001111")
@@ -80,10 +90,6 @@ def verified_customer(client: httpx.Client, state_dir: Path, name: str) -> Perso
     }
     person.display_name = registration["display_name"]
     assert client.post("/v1/accounts", json=registration).status_code == 202
-    token = link_token(state_dir, email, "verify-email")
-    verified = client.post("/v1/accounts/verify-email", json={"token": token})
-    assert verified.status_code == 200, verified.text
-    person.headers = sign_in(client, user_id, person.password)
     return person
 
 
