@@ -12,7 +12,10 @@ from pathlib import Path
 from uuid import uuid4
 
 import httpx
+import psycopg
 
+from infra.postgres.tokens import digest
+from tests.e2e.conftest import banner_value
 from tests.support import ROOT, wait_until
 
 LINK = re.compile(r"https?://\S+?/([a-z-]+)\?token=([A-Za-z0-9_-]+)")
@@ -58,7 +61,17 @@ def link_token(state_dir: Path, address: str, kind: str, timeout: float = 60) ->
         return bool(tokens)
 
     assert wait_until(arrived, timeout), f"no {kind} link reached {address}"
+    assert wait_until(lambda: _committed(state_dir, found[-1]), timeout), f"{kind} never committed"
     return found[-1]
+
+
+def _committed(state_dir: Path, token: str) -> bool:
+    """The mail sender hands a message over before it commits the token in its link, so a
+    test, faster than any reader, waits for that commit before following the link."""
+    database_url = banner_value(state_dir / "up.log", "database")
+    with psycopg.connect(database_url) as conn:
+        query = "SELECT 1 FROM one_time_tokens WHERE token_hash = %s"
+        return conn.execute(query, (digest(token),)).fetchone() is not None
 
 
 def sign_in(client: httpx.Client, user_id: str, password: str) -> dict[str, str]:
