@@ -30,7 +30,9 @@ OK = "ok"  # any 2xx: the operation ran
 class Row(NamedTuple):
     """What each kind of caller gets. `owner` is the customer whose shipment the path
     names (or, without one, the customer acting on their own account); `other` is another
-    customer; staff are signed in with their role; `device` sends a hub's device key."""
+    customer; staff are signed in with their role; `device` sends a hub's device key.
+    Each cell is OK (any 2xx) or the one status expected: 401, 403, or 404 where the path
+    names someone else's shipment. Never 422: every request is valid."""
 
     anonymous: int | str
     device: int | str
