@@ -13,10 +13,14 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+import pyotp
 
+from tests.authenticator import enrol
 from tests.e2e.conftest import System
 from tests.e2e.people import (
+    AUTHENTICATORS,
     Person,
+    create_staff,
     link_token,
     registered_customer,
     staff,
@@ -115,7 +119,7 @@ def _register(scene: Scene, kind: str) -> Call:
 def _verify_email(scene: Scene, kind: str) -> Call:
     newcomer = registered_customer(scene.client, "Fajar")
     token = link_token(scene.system.state_dir, newcomer.email or "", "verify-email")
-    return Call(scene.caller(kind).headers, {"token": token})
+    return Call(scene.caller(kind).headers, {"token": token, "password": newcomer.password})
 
 
 def _request_reset(scene: Scene, kind: str) -> Call:
@@ -141,7 +145,7 @@ def _confirm_email_change(scene: Scene, kind: str) -> Call:
     asked = scene.client.post("/v1/me/email", json=body, headers=moving.headers)
     assert asked.status_code == 202, asked.text
     token = link_token(scene.system.state_dir, new_email, "confirm-email")
-    return Call(scene.caller(kind).headers, {"token": token})
+    return Call(scene.caller(kind).headers, {"token": token, "password": moving.password})
 
 
 def _change_password(scene: Scene, kind: str) -> Call:
@@ -203,6 +207,51 @@ def _track_many(scene: Scene, kind: str) -> Call:
     return Call(scene.caller(kind).headers, params={"awb": scene.awb})
 
 
+def _without_second_factor(scene: Scene, kind: str) -> Person:
+    """A person of this kind signed in with a password only: staff who have not enrolled
+    yet (their session may only enrol), or a customer who never turned it on. Callers with
+    no account get a customer, whose enrolment they then try to use."""
+    if kind not in STAFF:
+        return verified_customer(scene.client, scene.system.state_dir, "Indah")
+    user_id, password = f"{kind.replace('_', '-')}-{uuid4().hex[:6]}", f"es teler {uuid4().hex[:8]}"
+    create_staff(scene.system.database_url, scene.system.state_dir, kind, user_id, password)
+    answer = scene.client.post("/v1/sessions", json={"user_id": user_id, "password": password})
+    assert answer.status_code == 201, answer.text
+    return Person(user_id, password, None, {"Authorization": f"Bearer {answer.json()['token']}"})
+
+
+def _has_account(kind: str) -> bool:
+    return kind not in {"anonymous", "device"}
+
+
+def _start_mfa(scene: Scene, kind: str) -> Call:
+    who = _without_second_factor(scene, kind) if _has_account(kind) else scene.caller(kind)
+    return Call(who.headers)
+
+
+def _confirm_mfa(scene: Scene, kind: str) -> Call:
+    who = _without_second_factor(scene, kind)
+    started = scene.client.post("/v1/me/mfa", headers=who.headers)
+    assert started.status_code == 201, started.text
+    code = pyotp.TOTP(started.json()["secret"]).now()
+    headers = who.headers if _has_account(kind) else scene.caller(kind).headers
+    return Call(headers, {"one_time_code": code})
+
+
+def _disable_mfa(scene: Scene, kind: str) -> Call:
+    """Customers may turn their second factor off; staff (who must keep it) and callers with
+    no account send the same well-formed request."""
+    if kind in STAFF:
+        who = scene.fresh(kind)
+        code = AUTHENTICATORS[who.user_id].code()
+    elif kind in {"owner", "other"}:
+        who = scene.fresh(kind)
+        code = enrol(scene.client, who.headers).code()
+    else:
+        who, code = scene.caller(kind), "123456"
+    return Call(who.headers, {"password": who.password, "one_time_code": code})
+
+
 REQUESTS: dict[tuple[str, str], Writer] = {
     ("GET", "/healthz"): _plain,
     ("POST", "/v1/accounts"): _register,
@@ -227,4 +276,9 @@ REQUESTS: dict[tuple[str, str], Writer] = {
     ("GET", "/v1/privacy-policy"): _plain,
     ("PUT", "/v1/privacy-policy"): _publish_policy,
     ("GET", "/v1/audit/totals"): _plain,
+    ("GET", "/v1/me/sessions"): _plain,
+    ("DELETE", "/v1/me/sessions"): _sign_out,
+    ("POST", "/v1/me/mfa"): _start_mfa,
+    ("POST", "/v1/me/mfa/confirm"): _confirm_mfa,
+    ("DELETE", "/v1/me/mfa"): _disable_mfa,
 }

@@ -70,6 +70,11 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/v1/privacy-policy"):            Row(OK,  OK,  OK,  OK,  OK,  OK,  OK,  OK),
     ("PUT", "/v1/privacy-policy"):            Row(401, 403, 403, 403, 403, 403, 403, OK),
     ("GET", "/v1/audit/totals"):              Row(401, 403, 403, 403, 403, 403, OK,  403),
+    ("GET", "/v1/me/sessions"):               Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
+    ("DELETE", "/v1/me/sessions"):            Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
+    ("POST", "/v1/me/mfa"):                   Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
+    ("POST", "/v1/me/mfa/confirm"):           Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
+    ("DELETE", "/v1/me/mfa"):                 Row(401, 403, OK,  OK,  403, 403, 403, 403),
 }
 # fmt: on
 
