@@ -82,6 +82,21 @@ def reset_password(body: PasswordResetConfirmIn, container: ContainerDep) -> Don
 
 
 @router.post(
+    "/email-changes/cancel",
+    response_model=Done,
+    responses=error_responses(400, 404, 409, 413, 422),
+    **allow("public"),
+)
+def cancel_email_change(body: LinkTokenIn, container: ContainerDep) -> Done:
+    """Cancel an e-mail change with the token the old address was sent (undoing it if it
+    was confirmed in the last 7 days): every session ends, and a password-reset link goes
+    to the account's address."""
+    written = container.identity.cancel_email_change(body.token, datetime.now(UTC))
+    token = container.consistency_token("accounts", written)
+    return Done(status="email_change_cancelled", consistency_token=token)
+
+
+@router.post(
     "/email-changes/confirm",
     response_model=Done,
     responses=error_responses(400, 404, 409, 413, 422),

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from commands.shipments import Booked, Shipments
 from domain.booking import ROLES, Booking
-from infra.postgres import credentials, waiting_parties
+from infra.postgres import credentials, linked_parties, waiting_parties
 from infra.security.keyring import Keyring
 
 
@@ -80,10 +80,14 @@ class PartyLinks:
                 self.link_waiting(owner, email_key)
 
     def link_waiting(self, account_id: UUID, email_key: str) -> int:
-        """Link every party waiting for this verified address to the account; how many."""
+        """Link every party waiting for this verified address to the account; how many.
+        Each link is recorded first (infra/postgres/linked_parties.py) for erasure."""
         with self.pool.connection() as conn:
             waiting = waiting_parties.waiting_for(conn, email_key)
         for shipment_id, role in waiting:
+            with self.pool.connection() as conn:
+                if not linked_parties.add(conn, account_id, shipment_id, role):
+                    return 0  # erased meanwhile: the parties wait for the next owner
             self.shipments.link_party(shipment_id, role, account_id)
             with self.pool.connection() as conn:
                 waiting_parties.remove(conn, email_key, shipment_id, role)

@@ -7,6 +7,7 @@ from psycopg import Connection
 from infra.postgres import (
     connections,
     credentials,
+    linked_parties,
     publications,
     sessions,
     throttle,
@@ -24,6 +25,7 @@ DDL: tuple[str, ...] = (
     *sessions.DDL,
     *throttle.DDL,
     *waiting_parties.DDL,
+    *linked_parties.DDL,
 )
 
 
