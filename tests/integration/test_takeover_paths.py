@@ -235,7 +235,7 @@ def test_a_parcel_description_is_sealed_shown_to_its_owner_never_in_public(
 
     def owner_sees_it() -> bool:
         own = api.client.get(f"/v1/me/shipments/{awb}", headers=headers)
-        return own.status_code == 200 and own.json()["parcel"]["description"] == secret
+        return bool(own.status_code == 200 and own.json()["parcel"]["description"] == secret)
 
     assert wait_until(owner_sees_it, timeout=60)
     public = api.client.get(f"/v1/track/{awb}")
