@@ -7,6 +7,7 @@ Link tokens are issued here the way the e-mail sender issues them (tests/integra
 test_mail.py checks the e-mails themselves carry them)."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,6 +22,7 @@ from infra.settings import Settings
 from tests.integration.test_accounts_api import (
     Api,
     bearer,
+    booking_of_domain,
     registration,
     running_api,
     sign_in,
@@ -270,3 +272,41 @@ def _booking_from(person: dict[str, Any]) -> dict[str, Any]:
             "area": "SUB60111",
         },
     }
+
+
+def _linked_the_old_way(api: Api, person: dict[str, Any]) -> str:
+    """A parcel whose receiver was linked before links were recorded (no linked_parties row)."""
+    booked = api.container.shipments.book(
+        booking_of_domain(receiver_email=person["email"]), actor="counter", now=datetime.now(UTC)
+    )
+    account_id = api.account_id(person["user_id"])
+    api.container.shipments.link_party(booked.shipment_id, "receiver", account_id)
+    receiver = api.container.shipments.shipment(booked.awb).booking["receiver"]
+    sealed = receiver["name"]
+    assert api.container.keyring.unseal(sealed) is not None
+    return str(sealed)
+
+
+def _erase(api: Api, person: dict[str, Any]) -> None:
+    headers = bearer(sign_in(api, person["user_id"], person["password"]))
+    erased = api.client.request(
+        "DELETE", "/v1/me", json={"password": person["password"]}, headers=headers
+    )
+    assert erased.status_code == 204, erased.text
+
+
+def test_the_upgrade_step_records_earlier_links_and_shreds_those_of_erased_accounts(
+    api: Api,
+) -> None:
+    erased_before, erased_after = verified(api), verified(api)
+    gone = _linked_the_old_way(api, erased_before)
+    _erase(api, erased_before)
+    assert api.container.keyring.unseal(gone) is not None, "missed by the old erasure"
+    later = _linked_the_old_way(api, erased_after)
+
+    assert api.container.party_links.record_earlier_links() == (1, 1)
+
+    assert api.container.keyring.unseal(gone) is None
+    assert api.container.keyring.unseal(later) is not None, "still theirs, until they erase"
+    _erase(api, erased_after)
+    assert api.container.keyring.unseal(later) is None
