@@ -33,7 +33,16 @@ class RegistrationIn(Strict):
     user_id: UserId
     email: EmailStr
     password: Password = Field(description="12 to 128 characters, not a common password.")
-    display_name: Annotated[str, Field(min_length=1, max_length=100)]
+    display_name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            description="One line, as shown in e-mails: no line breaks or invisible "
+            "characters, no web address or anything that reads as a link "
+            "(422 invalid_display_name).",
+        ),
+    ]
     phone: Phone
 
 

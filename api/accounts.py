@@ -14,6 +14,7 @@ from api.account_models import (
     Accepted,
     AddressProofIn,
     Done,
+    LinkTokenIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
     RegistrationIn,
@@ -107,6 +108,21 @@ def reset_password(body: PasswordResetConfirmIn, container: ContainerDep) -> Don
     """Set a new password with the token from the reset e-mail; every session ends."""
     container.signin.reset_password(body.token, body.new_password, datetime.now(UTC))
     return Done(status="password_changed")
+
+
+@router.post(
+    "/email-changes/cancel",
+    response_model=Done,
+    responses=error_responses(400, 404, 409, 413, 422),
+    **allow("public"),
+)
+def cancel_email_change(body: LinkTokenIn, container: ContainerDep) -> Done:
+    """Cancel an e-mail change with the token the old address was sent (undoing it if it
+    was confirmed in the last 7 days): every session ends, and a password-reset link goes
+    to the account's address."""
+    written = container.identity.cancel_email_change(body.token, datetime.now(UTC))
+    token = container.consistency_token("accounts", written)
+    return Done(status="email_change_cancelled", consistency_token=token)
 
 
 @router.post(

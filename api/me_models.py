@@ -27,7 +27,7 @@ class OwnedParcel(BaseModel):
     width_cm: int
     height_cm: int
     declared_value: int = Field(description="rupiah")
-    description: str
+    description: str | None = Field(description=f"What the shipper said it holds; {ERASED}")
 
 
 class OwnedShipment(BaseModel):

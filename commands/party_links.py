@@ -9,12 +9,16 @@ for waiting parties), so a booking and a verification that race still meet.
 from datetime import datetime
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
 from psycopg_pool import ConnectionPool
 
 from commands.shipments import Booked, Shipments
 from domain.booking import ROLES, Booking
-from infra.postgres import credentials, waiting_parties
+from domain.shipments import Shipment, data_subject
+from infra.postgres import credentials, linked_parties, waiting_parties
 from infra.security.keyring import Keyring
+
+SECTION = 1000  # link events read at a time by record_earlier_links
 
 
 class PartyLinks:
@@ -80,11 +84,37 @@ class PartyLinks:
                 self.link_waiting(owner, email_key)
 
     def link_waiting(self, account_id: UUID, email_key: str) -> int:
-        """Link every party waiting for this verified address to the account; how many."""
+        """Link every party waiting for this verified address to the account; how many.
+        Each link is recorded first (infra/postgres/linked_parties.py) for erasure."""
         with self.pool.connection() as conn:
             waiting = waiting_parties.waiting_for(conn, email_key)
         for shipment_id, role in waiting:
+            with self.pool.connection() as conn:
+                if not linked_parties.add(conn, account_id, shipment_id, role):
+                    return 0  # erased meanwhile: the parties wait for the next owner
             self.shipments.link_party(shipment_id, role, account_id)
             with self.pool.connection() as conn:
                 waiting_parties.remove(conn, email_key, shipment_id, role)
         return len(waiting)
+
+    def record_earlier_links(self) -> tuple[int, int]:
+        """An upgrade step: record links made before linked_parties existed, from the
+        event store, and shred the parties of accounts already erased without them.
+        Idempotent. (recorded, shredded)"""
+        topic = get_topic(Shipment.PartyLinked)  # type: ignore[attr-defined]
+        start, recorded, shredded = 1, 0, 0
+        while notifications := self.shipments.recorder.select_notifications(
+            start=start, limit=SECTION, topics=[topic]
+        ):
+            for notification in notifications:
+                linked = vars(self.shipments.mapper.to_domain_event(notification))
+                shipment_id, role = linked["originator_id"], linked["role"]
+                account = linked["account"]
+                with self.pool.connection() as conn:
+                    if linked_parties.add(conn, account, shipment_id, role):
+                        recorded += 1
+                    else:
+                        self.keyring.destroy(data_subject(shipment_id, role), conn)
+                        shredded += 1
+            start = notifications[-1].id + 1
+        return recorded, shredded

@@ -51,7 +51,11 @@ TEMPLATES: dict[str, Template] = {
         "Your Jalur e-mail address is being changed",
         "Someone asked to change the e-mail address of your Jalur account to "
         "{masked_new_email}. The change happens only when the new address is confirmed.\n\n"
-        "If this was not you, reset your password and contact Jalur customer care.",
+        "If this was not you, open this link within 7 days:\n\n{link}\n\n"
+        "It cancels the change (or undoes it, if the new address was already confirmed), "
+        "signs your account out everywhere, and sends a link to this address to choose a "
+        "new password.",
+        Link(Purpose.CANCEL_EMAIL_CHANGE, "/cancel-email-change", payload_param="change_id"),
     ),
     "password_reset": Template(
         "Reset your Jalur password",

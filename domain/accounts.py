@@ -26,6 +26,9 @@ class Role(StrEnum):
 
 STAFF_ROLES = frozenset(Role) - {Role.CUSTOMER}
 RESET_COOLDOWN = timedelta(minutes=5)
+# How long the link in the notice to the old address can undo a confirmed e-mail change.
+EMAIL_CHANGE_UNDO = timedelta(days=7)
+DISPLAY_NAME_MAX = 100
 USER_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,31}$"
 _USER_ID = re.compile(USER_ID_PATTERN)
 
@@ -44,6 +47,43 @@ def check_user_id(user_id: str) -> str:
             code="invalid_user_id",
         )
     return normal
+
+
+# Anything a mail client or phone might turn into a link: a scheme, "www.", a dotted name
+# with a path, or one ending in a top-level domain that link detectors know. (Not every
+# dotted word: Indonesian degrees such as "S.Kom" or "A.Md.Kom" are part of many names.)
+_DOT = r"[.\u3002\uff0e\uff61]"  # the full stops IDNA treats as dots
+_TLDS = (
+    "com|net|org|info|biz|id|co|io|me|xyz|app|dev|link|site|online|top|ly|to|gl|sh|cc|tk"
+    "|ml|ga|cf|gq|club|shop|store|live|click|icu|vip|my|sg|us|uk|ru|cn|de|page|web|tech"
+)
+_LINK_LIKE = re.compile(
+    rf"[a-z][a-z0-9+.-]*:/|www{_DOT}|[a-z0-9-]{_DOT}[^\s]*/"
+    rf"|[a-z0-9-]{_DOT}(?:{_TLDS})(?![a-z0-9-])",
+    re.IGNORECASE,
+)
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def check_display_name(name: str) -> str:
+    """A display name as people see it in e-mails and on staff screens: one line of text,
+    nothing that reads as a link. Returns it trimmed."""
+    trimmed = name.strip()
+    if not 1 <= len(trimmed) <= DISPLAY_NAME_MAX:
+        raise RuleViolation(
+            f"A display name is 1 to {DISPLAY_NAME_MAX} characters.", code="invalid_display_name"
+        )
+    if any(unicodedata.category(char) in _INVISIBLE for char in trimmed):
+        raise RuleViolation(
+            "A display name is one line of text: no line breaks, tabs or invisible characters.",
+            code="invalid_display_name",
+        )
+    if _LINK_LIKE.search(unicodedata.normalize("NFKC", trimmed)):
+        raise RuleViolation(
+            "A display name cannot hold a web address or anything that reads as a link.",
+            code="invalid_display_name",
+        )
+    return trimmed
 
 
 def normalise_email(email: str) -> str:
@@ -73,6 +113,8 @@ class Account(Aggregate):
         self.registered_at = registered_at
         self.email_verified_at: datetime | None = None
         self.pending_change: tuple[UUID, str] | None = None
+        # Confirmed changes still within EMAIL_CHANGE_UNDO: (change id, old address, when).
+        self.recent_changes: list[tuple[UUID, str | None, datetime]] = []
         self.erased_at: datetime | None = None
         self.reset_requested_at: datetime | None = None
 
@@ -117,9 +159,52 @@ class Account(Aggregate):
 
     @event("EmailChanged")
     def _email_changed(self, change_id: UUID, email: str, changed_at: datetime) -> None:
+        kept = [c for c in self.recent_changes if changed_at - c[2] <= EMAIL_CHANGE_UNDO]
+        self.recent_changes = [*kept, (change_id, self.email, changed_at)]
         self.email = email
         self.email_verified_at = changed_at
         self.pending_change = None
+
+    def drop_pending_email_change(self, reason: str, now: datetime) -> bool:
+        """Cancel the pending e-mail change, if any (its link then confirms nothing)."""
+        self._require_live()
+        if self.pending_change is None:
+            return False
+        self._email_change_cancelled(
+            change_id=self.pending_change[0], reason=reason, cancelled_at=now
+        )
+        return True
+
+    @event("EmailChangeCancelled")
+    def _email_change_cancelled(self, change_id: UUID, reason: str, cancelled_at: datetime) -> None:
+        self.pending_change = None
+
+    def undo_email_change(self, change_id: UUID, now: datetime) -> str | None:
+        """What the old address's link does: cancel any pending change and, if change
+        `change_id` was confirmed less than EMAIL_CHANGE_UNDO ago, put back the address it
+        replaced (undoing every later change too). The address put back (sealed), or None."""
+        self._require_live()
+        self.drop_pending_email_change("cancelled_from_old_address", now)
+        old_email = self.email_before(change_id, now)
+        if old_email is not None:
+            self._email_change_reverted(change_id=change_id, email=old_email, reverted_at=now)
+        return old_email
+
+    def email_before(self, change_id: UUID, now: datetime) -> str | None:
+        """The address confirmed change `change_id` replaced, while it may be undone."""
+        for confirmed_id, old_email, changed_at in self.recent_changes:
+            if confirmed_id == change_id and now - changed_at <= EMAIL_CHANGE_UNDO:
+                return old_email
+        return None
+
+    @event("EmailChangeReverted")
+    def _email_change_reverted(self, change_id: UUID, email: str, reverted_at: datetime) -> None:
+        self.email = email
+        self.email_verified_at = reverted_at  # the link proved this address is theirs
+        ids = [c[0] for c in self.recent_changes]
+        self.recent_changes = (
+            self.recent_changes[: ids.index(change_id)] if change_id in ids else []
+        )
 
     def record_password_change(self, now: datetime, *, by_reset: bool) -> None:
         self._require_live()
@@ -178,3 +263,4 @@ class Account(Aggregate):
     def _erased(self, erased_at: datetime) -> None:
         self.erased_at = erased_at
         self.pending_change = None
+        self.recent_changes = []

@@ -16,6 +16,10 @@ JTR_MIN_GRAMS = 10_000
 PARCEL_MAX_GRAMS = 70_000
 ROLES = ("shipper", "receiver")
 PERSONAL_FIELDS = ("name", "phone", "address", "email")  # sealed; the area code stays plain
+# The parcel's free-text description is sealed under the shipper's subject (it says what
+# someone sends); descriptions stored before issue 14 are in clear and read as they are.
+DESCRIPTION_OWNER = "shipper"
+_DESCRIPTION = "parcel_description"
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,14 @@ def sealed_facts(booking: Booking, sealer: Sealer, subjects: Mapping[str, UUID])
     """The booking's facts with each party's personal values sealed under its subject."""
     facts = booking.facts()
     personal = {role: {name: facts[role][name] for name in PERSONAL_FIELDS} for role in ROLES}
+    personal[DESCRIPTION_OWNER][_DESCRIPTION] = facts["parcel"]["description"] or None
     if subjects["shipper"] == subjects["receiver"]:  # sending to oneself: one subject
         sealed = {role: sealer.seal(subjects[role], personal[role]) for role in ROLES}
     else:
         by_subject = sealer.seal_many({subjects[role]: personal[role] for role in ROLES})
         sealed = {role: by_subject[subjects[role]] for role in ROLES}
+    sealed = {role: dict(values) for role, values in sealed.items()}
+    facts["parcel"]["description"] = sealed[DESCRIPTION_OWNER].pop(_DESCRIPTION) or ""
     for role in ROLES:
         facts[role].update(sealed[role])
     return facts
@@ -66,16 +73,22 @@ def sealed_facts(booking: Booking, sealer: Sealer, subjects: Mapping[str, UUID])
 
 def opened_facts(facts: Mapping[str, Any], sealer: Sealer) -> dict[str, Any]:
     """Stored booking facts with the parties opened again; SubjectErased once a party is gone."""
+    description = facts["parcel"].get("description")
     sealed = [
         value
         for role in ROLES
         for name in PERSONAL_FIELDS
         if is_sealed(value := facts[role].get(name))
-    ]
+    ] + ([description] if is_sealed(description) else [])
     opened = sealer.unseal_many(sealed)
     if any(opened.get(value) is None for value in sealed):
         raise SubjectErased("This person's data was erased; the booking cannot be compared.")
-    return {**facts, **{role: _opened_party(facts[role], opened) for role in ROLES}}
+    parcel = {**facts["parcel"], "description": opened.get(description, description)}
+    return {
+        **facts,
+        "parcel": parcel,
+        **{role: _opened_party(facts[role], opened) for role in ROLES},
+    }
 
 
 def _opened_party(party: Mapping[str, Any], opened: Mapping[str, str | None]) -> dict[str, Any]:

@@ -22,6 +22,8 @@ PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
     Account.EmailVerified: ("AccountEmailVerified", 1),  # type: ignore[attr-defined]
     Account.EmailChangeRequested: ("AccountEmailChangeRequested", 1),  # type: ignore[attr-defined]
     Account.EmailChanged: ("AccountEmailChanged", 1),  # type: ignore[attr-defined]
+    Account.EmailChangeCancelled: ("AccountEmailChangeCancelled", 1),  # type: ignore[attr-defined]
+    Account.EmailChangeReverted: ("AccountEmailChangeReverted", 1),  # type: ignore[attr-defined]
     Account.PasswordChanged: ("AccountPasswordChanged", 1),  # type: ignore[attr-defined]
     Account.PasswordResetRequested: ("AccountPasswordResetRequested", 1),  # type: ignore[attr-defined]
     Account.Erased: ("AccountErased", 1),  # type: ignore[attr-defined]

@@ -64,6 +64,13 @@ ASSIGNMENTS: dict[str, tuple[LiteralString, ...]] = {
         "pending_email = NULL",
         "pending_change_id = NULL",
     ),
+    "AccountEmailChangeCancelled": ("pending_email = NULL", "pending_change_id = NULL"),
+    "AccountEmailChangeReverted": (
+        "email = %(email)s",
+        "email_verified_at = %(reverted_at)s",
+        "pending_email = NULL",
+        "pending_change_id = NULL",
+    ),
     "AccountPasswordChanged": ("password_changed_at = %(changed_at)s",),
     "AccountPasswordResetRequested": (),
     "AccountMfaEnabled": (),

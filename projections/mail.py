@@ -115,11 +115,12 @@ def _email_change_requested(event: PublicEvent, cur: Cursor[Any]) -> None:
     new_email = _sealed(event.data["new_email"])
     confirm = {"name": name, "change_id": event.data["change_id"]}
     _enqueue(cur, event, "email_change_confirm", "new", new_email, confirm, event.aggregate_id)
-    notice = {"name": name, "new_email": new_email}
+    notice = {"name": name, "new_email": new_email, "change_id": event.data["change_id"]}
     _enqueue(cur, event, "email_change_notice", "old", current, notice, event.aggregate_id)
 
 
 def _email_changed(event: PublicEvent, cur: Cursor[Any]) -> None:
+    """A confirmed change, or one the old address undid: mail goes to the new address."""
     cur.execute(
         "UPDATE accounts SET email = %s WHERE account_id = %s",
         (_sealed(event.data["email"]), event.aggregate_id),
@@ -175,6 +176,17 @@ def _booked(event: PublicEvent, cur: Cursor[Any]) -> None:
     _enqueue(cur, event, "shipment_booked", "shipper", recipient, params, account)
 
 
+def _party_linked(event: PublicEvent, cur: Cursor[Any]) -> None:
+    """A party linked after booking mails as the account: its erasure stops that mail."""
+    role = event.data["role"]
+    if role not in ("shipper", "receiver"):
+        return
+    statement = sql.SQL("UPDATE shipments SET {} = %s WHERE shipment_id = %s").format(
+        sql.Identifier(f"{role}_account")
+    )
+    cur.execute(statement, (event.data["account"], event.aggregate_id))
+
+
 def _scanned(event: PublicEvent, cur: Cursor[Any]) -> None:
     if event.data["code"] != DELIVERED:
         return
@@ -197,9 +209,11 @@ _HANDLERS: dict[str, Handler] = {
     "AccountRegistered": _registered,
     "AccountEmailChangeRequested": _email_change_requested,
     "AccountEmailChanged": _email_changed,
+    "AccountEmailChangeReverted": _email_changed,
     "AccountPasswordResetRequested": _to_account("password_reset"),
     "AccountPasswordChanged": _to_account("password_changed"),
     "AccountErased": _erased,
     "ShipmentBooked": _booked,
     "ScanRecorded": _scanned,
+    "ShipmentPartyLinked": _party_linked,
 }

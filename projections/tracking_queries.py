@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from domain.areas import city_of
 from domain.booking import PERSONAL_FIELDS, ROLES
 from domain.masking import mask_name
+from domain.sealing import is_sealed
 from projections.tracking_document import NAME_FIELDS
 
 Unseal = Callable[[Iterable[str | None]], Mapping[str, str | None]]
@@ -154,6 +155,7 @@ def _owned(conn: Connection[Any], unseal: Unseal, **params: Any) -> list[Row]:
         row["shipper"] = _opened_party(row["shipper"], opened)
         row["receiver"] = _opened_party(row["receiver"], opened)
         row["pod_receiver_name"] = opened.get(row["pod_receiver_name"] or "")
+        row["parcel"] = _opened_parcel(row["parcel"], opened)
     return rows
 
 
@@ -161,8 +163,16 @@ def _sealed_values(rows: Iterable[Row]) -> list[str | None]:
     values: list[str | None] = []
     for row in rows:
         values += [row[role].get(name) for role in ROLES for name in PERSONAL_FIELDS]
-        values.append(row["pod_receiver_name"])
+        values += [row["pod_receiver_name"], row["parcel"].get("description")]
     return values
+
+
+def _opened_parcel(parcel: Row, opened: Mapping[str, str | None]) -> Row:
+    """The description opened (None once erased); one stored in clear, as it is."""
+    description = parcel.get("description")
+    if isinstance(description, str) and is_sealed(description):
+        description = opened.get(description)
+    return {**parcel, "description": description}
 
 
 def _opened_party(party: Row, opened: Mapping[str, str | None]) -> Row:

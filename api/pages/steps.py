@@ -68,6 +68,10 @@ def _reset(container: Container, filled: Filled) -> object:
     return None
 
 
+def _cancel_change(container: Container, filled: Filled) -> object:
+    return container.identity.cancel_email_change(filled.token, filled.now)
+
+
 PAGES = (
     LinkPage(
         "/verify-email",
@@ -112,5 +116,24 @@ PAGES = (
         ("Alamat e-mail baru Anda sudah berlaku. Your new e-mail address is in use.",),
         (PASSWORD,),
         _confirm_change,
+    ),
+    LinkPage(
+        "/cancel-email-change",
+        "Batalkan perubahan e-mail · Cancel the e-mail change",
+        (
+            "Seseorang meminta mengganti alamat e-mail akun Jalur Anda. Jika itu bukan Anda, "
+            "batalkan: alamat lama kembali berlaku, semua sesi berakhir, dan tautan untuk "
+            "mengganti kata sandi dikirim ke alamat ini. "
+            "Someone asked to change your Jalur account's e-mail address. If it was not you, "
+            "cancel it: your old address is restored, every session ends, and a link to "
+            "choose a new password is sent to this address.",
+        ),
+        "Batalkan · Cancel the change",
+        (
+            "Perubahan dibatalkan; periksa e-mail ini untuk tautan kata sandi baru. "
+            "The change is cancelled: look in this mailbox for a link to a new password.",
+        ),
+        (),
+        _cancel_change,
     ),
 )

@@ -67,6 +67,22 @@ class Accounts(Application[UUID]):
             account_id, lambda account: account.confirm_email_change(change_id, now)
         )
 
+    def drop_pending_email_change(self, account_id: UUID, reason: str, now: datetime) -> Written:
+        return self._change(
+            account_id, lambda account: account.drop_pending_email_change(reason, now)
+        )
+
+    def undo_email_change(
+        self, account_id: UUID, change_id: UUID, now: datetime
+    ) -> tuple[str | None, Written]:
+        """Cancel a pending change and undo a recent confirmed one; the address put back."""
+        restored: list[str | None] = []
+        written = self._change(
+            account_id,
+            lambda account: restored.append(account.undo_email_change(change_id, now)),
+        )
+        return restored[-1], written
+
     def record_password_change(self, account_id: UUID, now: datetime, *, by_reset: bool) -> Written:
         return self._change(
             account_id, lambda account: account.record_password_change(now, by_reset=by_reset)

@@ -6,7 +6,7 @@ or e-mail without storing either in clear.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,10 +17,11 @@ from psycopg_pool import ConnectionPool
 from commands.accounts.application import Accounts
 from commands.party_links import PartyLinks
 from commands.writes import Written
-from domain.accounts import Account, Role, check_user_id, normalise_email
+from domain.accounts import Account, Role, check_display_name, check_user_id, normalise_email
 from domain.errors import Conflict, Forbidden, NotFound, RuleViolation
 from domain.passwords import check_password
-from infra.postgres import credentials, tokens
+from domain.shipments import data_subject
+from infra.postgres import credentials, linked_parties, sessions, tokens
 from infra.security.keyring import Keyring
 from infra.security.passwords import Passwords
 
@@ -85,6 +86,7 @@ class Identity:
     ) -> UUID | None:
         """Register an account; None when the user id is taken (the caller must not say so)."""
         user_id = check_user_id(new.user_id)
+        new = replace(new, display_name=check_display_name(new.display_name))
         check_password(new.password, user_id=user_id, email=new.email)
         password_hash = self.passwords.hash(new.password)
         account_id = self._claim_user_id(
@@ -221,6 +223,35 @@ class Identity:
         self.links.link_waiting(account.id, email_key)
         return written
 
+    def drop_pending_email_change(self, account_id: UUID, reason: str, now: datetime) -> None:
+        """Cancel a pending e-mail change and stop its confirmation links (a password reset
+        or change does this: whoever asked for the change may not be the owner)."""
+        with self.pool.connection() as conn:
+            tokens.revoke_all(conn, account_id, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
+        self.accounts.drop_pending_email_change(account_id, reason, now)
+
+    def cancel_email_change(self, token: str, now: datetime) -> Written:
+        """The link in the notice to the old address: cancel the change (undo it if it was
+        confirmed within EMAIL_CHANGE_UNDO), end every session, and send a password reset
+        to the address the account has afterwards."""
+        with self.pool.connection() as conn:
+            redeemed = tokens.redeem(conn, token, tokens.Purpose.CANCEL_EMAIL_CHANGE)
+        if redeemed is None or redeemed.payload is None:
+            raise invalid_link()
+        account_id, change_id = redeemed.account_id, UUID(redeemed.payload)
+        old_email = self.accounts.account(account_id).email_before(change_id, now)
+        old_key = self._verified_email_key(account_id, old_email) if old_email else None
+        with self.pool.connection() as conn, conn.transaction():
+            tokens.revoke_all(conn, account_id, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
+            sessions.revoke_all(conn, account_id, now)
+            sessions.forget_devices(conn, account_id)
+        restored, written = self.accounts.undo_email_change(account_id, change_id, now)
+        if restored is not None and old_key is not None:
+            self._set_email(account_id, old_key, activate=False)
+        reset = self.accounts.request_password_reset(account_id, now)
+        log.info("an e-mail change was cancelled from the old address")
+        return Written.of([], dict(written.positions) | dict(reset.positions))
+
     def _verified_email_key(self, account_id: UUID, sealed_email: str | None) -> str:
         email = self.keyring.unseal(sealed_email)
         if email is None:
@@ -242,10 +273,13 @@ class Identity:
             ) from None
 
     def erase(self, account_id: UUID, now: datetime) -> Written:
-        """Erasure: record it, destroy the key, forget every credential and session."""
+        """Erasure: record it, destroy the account's key and those of the shipment parties
+        linked to it after booking, forget every credential and session."""
         written = self.accounts.erase(account_id, now)
         with self.pool.connection() as conn, conn.transaction():
             self.keyring.destroy(account_id, conn)
+            for shipment_id, role in linked_parties.take_all(conn, account_id):
+                self.keyring.destroy(data_subject(shipment_id, role), conn)
             credentials.delete(conn, account_id)
         log.info("an account was erased")
         return written

@@ -267,17 +267,30 @@ class SignIn:
             self.identity.accounts.request_password_reset(credential.account_id, now)
 
     def reset_password(self, token: str, new: str, now: datetime) -> None:
+        """The password rules are checked before the token is used: a weak choice leaves
+        the link working for a better one."""
+        with self.pool.connection() as conn:
+            found = tokens.peek(conn, token, tokens.Purpose.RESET_PASSWORD)
+        if found is None:
+            raise invalid_link()
+        self._check_new_password(found.account_id, new)
         with self.pool.connection() as conn:
             redeemed = tokens.redeem(conn, token, tokens.Purpose.RESET_PASSWORD)
         if redeemed is None:
             raise invalid_link()
         self._set_password(redeemed.account_id, new, now, by_reset=True)
 
-    def _set_password(self, account_id: UUID, new: str, now: datetime, *, by_reset: bool) -> None:
+    def _check_new_password(self, account_id: UUID, new: str) -> None:
         account = self.identity.account(account_id)
         keyring = self.identity.keyring
         user_id = keyring.unseal(account.user_id) or ""
         check_password(new, user_id=user_id, email=keyring.unseal(account.email))
+
+    def _set_password(self, account_id: UUID, new: str, now: datetime, *, by_reset: bool) -> None:
+        self._check_new_password(account_id, new)
+        # First, so that no crash can leave a change asked for under the old password.
+        reason = "password_reset" if by_reset else "password_changed"
+        self.identity.drop_pending_email_change(account_id, reason, now)
         with self.pool.connection() as conn, conn.transaction():
             user_key = credentials.change_password(conn, account_id, self.passwords.hash(new), now)
             sessions.revoke_all(conn, account_id, now)

@@ -7,6 +7,7 @@ from psycopg import Connection
 from infra.postgres import (
     connections,
     credentials,
+    linked_parties,
     mfa,
     publications,
     sessions,
@@ -26,6 +27,7 @@ DDL: tuple[str, ...] = (
     *mfa.DDL,
     *throttle.DDL,
     *waiting_parties.DDL,
+    *linked_parties.DDL,
 )
 
 

@@ -13,6 +13,8 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from domain.accounts import EMAIL_CHANGE_UNDO
+
 TOKEN_BYTES = 32  # 256 random bits
 
 
@@ -20,13 +22,18 @@ class Purpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose name, not a secret)
     CONFIRM_EMAIL_CHANGE = "confirm_email_change"
+    CANCEL_EMAIL_CHANGE = "cancel_email_change"
 
 
 LIFETIMES = {
     Purpose.VERIFY_EMAIL: timedelta(hours=24),
     Purpose.RESET_PASSWORD: timedelta(hours=1),
     Purpose.CONFIRM_EMAIL_CHANGE: timedelta(hours=24),
+    Purpose.CANCEL_EMAIL_CHANGE: EMAIL_CHANGE_UNDO,
 }
+# A later notice must not silence an earlier one: an attacker who confirmed one change and
+# asks for another would otherwise disable the link the real owner holds.
+KEEP_EARLIER = frozenset({Purpose.CANCEL_EMAIL_CHANGE})
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS one_time_tokens (
@@ -58,11 +65,8 @@ def issue(
     """A new token for the account; earlier unused tokens of the same purpose stop working."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with conn.transaction():
-        conn.execute(
-            """UPDATE one_time_tokens SET used_at = now()
-               WHERE account_id = %s AND purpose = %s AND used_at IS NULL""",
-            (account_id, purpose.value),
-        )
+        if purpose not in KEEP_EARLIER:
+            revoke_all(conn, account_id, purpose)
         conn.execute(
             """INSERT INTO one_time_tokens (token_hash, account_id, purpose, payload, expires_at)
                VALUES (%s, %s, %s, %s, now() + %s)""",
@@ -92,6 +96,16 @@ def redeem(
              AND account_id = coalesce(%s, account_id)
            RETURNING account_id, payload""",
         (digest(token), purpose.value, account_id),
+    ).fetchone()
+    return Redeemed(row[0], row[1]) if row else None
+
+
+def peek(conn: Connection[Any], token: str, purpose: Purpose) -> Redeemed | None:
+    """What `redeem` would give, without using the token."""
+    row = conn.execute(
+        """SELECT account_id, payload FROM one_time_tokens
+           WHERE token_hash = %s AND purpose = %s AND used_at IS NULL AND expires_at > now()""",
+        (digest(token), purpose.value),
     ).fetchone()
     return Redeemed(row[0], row[1]) if row else None
 

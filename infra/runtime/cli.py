@@ -208,6 +208,20 @@ def projections_verify(name: str) -> None:
     console.print(f"{name} equals a fresh replay of the event store")
 
 
+@users_cli.command("record-links")
+def record_links() -> None:
+    """Upgrade step (run once after issue 14): record the parcels linked to accounts before
+    links were recorded, so erasure shreds them; shred those of accounts already erased."""
+    from infra.runtime.bootstrap import bootstrap
+
+    container = bootstrap(Settings())
+    try:
+        recorded, shredded = container.party_links.record_earlier_links()
+    finally:
+        container.close()
+    console.print(f"recorded {recorded} linked parties; shredded {shredded} of erased accounts")
+
+
 @users_cli.command("create")
 def users_create(
     role: Annotated[

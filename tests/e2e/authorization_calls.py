@@ -148,6 +148,15 @@ def _confirm_email_change(scene: Scene, kind: str) -> Call:
     return Call(scene.caller(kind).headers, {"token": token, "password": moving.password})
 
 
+def _cancel_email_change(scene: Scene, kind: str) -> Call:
+    moved = verified_customer(scene.client, scene.system.state_dir, "Joko")
+    body = {"current_password": moved.password, "new_email": f"away-{uuid4().hex[:8]}@example.id"}
+    asked = scene.client.post("/v1/me/email", json=body, headers=moved.headers)
+    assert asked.status_code == 202, asked.text
+    token = link_token(scene.system.state_dir, moved.email or "", "cancel-email-change")
+    return Call(scene.caller(kind).headers, {"token": token})
+
+
 def _change_password(scene: Scene, kind: str) -> Call:
     who = scene.fresh(kind)
     new = f"es cendol durian {uuid4().hex[:6]}"
@@ -259,6 +268,7 @@ REQUESTS: dict[tuple[str, str], Writer] = {
     ("POST", "/v1/password-resets"): _request_reset,
     ("POST", "/v1/password-resets/confirm"): _confirm_reset,
     ("POST", "/v1/email-changes/confirm"): _confirm_email_change,
+    ("POST", "/v1/email-changes/cancel"): _cancel_email_change,
     ("POST", "/v1/sessions"): _sign_in,
     ("DELETE", "/v1/sessions/current"): _sign_out,
     ("GET", "/v1/me"): _plain,

@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/v1/password-resets"):          Row(OK,  OK,  OK,  OK,  OK,  OK,  OK,  OK),
     ("POST", "/v1/password-resets/confirm"):  Row(OK,  OK,  OK,  OK,  OK,  OK,  OK,  OK),
     ("POST", "/v1/email-changes/confirm"):    Row(OK,  OK,  OK,  OK,  OK,  OK,  OK,  OK),
+    ("POST", "/v1/email-changes/cancel"):     Row(OK,  OK,  OK,  OK,  OK,  OK,  OK,  OK),
     ("POST", "/v1/sessions"):                 Row(OK,  OK,  OK,  OK,  OK,  OK,  OK,  OK),
     ("DELETE", "/v1/sessions/current"):       Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
     ("GET", "/v1/me"):                        Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),

@@ -148,3 +148,32 @@ def test_a_new_address_is_confirmed_on_its_page_with_the_password(api: Api) -> N
 
     assert done.status_code == 200, done.text
     assert api.client.get("/v1/me", headers=headers).json()["email"] == new_email
+
+
+def test_the_cancel_page_from_the_old_address_cancels_the_change_with_one_button(
+    api: Api,
+) -> None:
+    victim = verified(api)
+    headers = bearer(sign_in(api, victim["user_id"], victim["password"]))
+    asked = api.client.post(
+        "/v1/me/email",
+        json={"current_password": victim["password"], "new_email": f"x-{uuid4().hex[:8]}@ex.id"},
+        headers=headers,
+    )
+    assert asked.status_code == 202, asked.text
+    account = api.container.accounts.account(api.account_id(victim["user_id"]))
+    assert account.pending_change is not None
+    change_id = str(account.pending_change[0])
+    link = api.link(victim["user_id"], tokens.Purpose.CANCEL_EMAIL_CHANGE, change_id)
+
+    shown = api.client.get("/cancel-email-change", params={"token": link})
+    form = page_form(shown.text)
+    done = _post(api, form.action, form.hidden)
+
+    assert shown.status_code == 200
+    assert shown.headers["content-security-policy"] == CSP
+    assert (form.hidden, form.inputs) == ({"token": link}, []), "a button, nothing to type"
+    assert done.status_code == 200, done.text
+    after = api.container.accounts.account(account.id)
+    assert after.pending_change is None
+    assert api.client.get("/v1/me", headers=headers).status_code == 401, "sessions ended"

@@ -9,7 +9,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -401,3 +401,33 @@ def test_an_email_change_is_confirmed_at_the_new_address_and_announced_at_the_ol
     assert body is not None
     assert "b***@example.co.id" in body.get_content()
     assert "budi.baru" not in body.get_content()
+
+
+def test_the_notice_to_the_old_address_carries_a_link_that_cancels_the_change(
+    mail_settings: Settings, apps: Applications, inbox: Inbox, database_url: str
+) -> None:
+    account_id = register(apps, "budi@example.com")
+    change_id = uuid4()
+    new_email = apps.keyring.seal(account_id, {"email": "mallory@example.net"})["email"]
+    assert new_email is not None
+    apps.accounts.request_email_change(account_id, change_id, new_email, NOW)
+    with pipeline(mail_settings, apps), running(sender(mail_settings, apps)):
+        assert wait_until(lambda: len(inbox.received) == 3, timeout=60)
+
+    notice = next(m for m in inbox.to("budi@example.com") if "being changed" in str(m["Subject"]))
+    token = link_in(notice, "/cancel-email-change")
+    body = notice.get_body(("plain",))
+    assert body is not None
+    assert "reset your password" not in body.get_content().lower()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert redeem(conn, token, Purpose.CONFIRM_EMAIL_CHANGE) is None, "for cancelling only"
+        redeemed = redeem(conn, token, Purpose.CANCEL_EMAIL_CHANGE)
+        lifetime = conn.execute(
+            "SELECT expires_at - created_at FROM one_time_tokens WHERE account_id = %s"
+            " AND purpose = %s",
+            (account_id, Purpose.CANCEL_EMAIL_CHANGE.value),
+        ).fetchone()
+    assert redeemed is not None
+    assert (redeemed.account_id, redeemed.payload) == (account_id, str(change_id))
+    assert lifetime is not None
+    assert lifetime[0] == timedelta(days=7)

@@ -68,6 +68,8 @@ def whole_life_cycle() -> list[PublicEvent]:
     change_id = uuid4()
     app.request_email_change(account_id, change_id, "pii1:sealed-new-email", NOW)
     app.confirm_email_change(account_id, change_id, NOW)
+    app.request_email_change(account_id, uuid4(), "pii1:sealed-third-email", NOW)
+    app.undo_email_change(account_id, change_id, NOW)  # cancels that one, reverts the first
     app.record_password_change(account_id, NOW, by_reset=False)
     app.request_password_reset(account_id, NOW)
     app.record_mfa_enabled(account_id, NOW)

@@ -8,7 +8,12 @@ from api.pages.router import router
 from consumers.mail_templates import TEMPLATES
 
 PUBLIC_URL = "https://jalur.example.id"
-EXPECTED_LINK_PATHS = {"/verify-email", "/reset-password", "/confirm-email"}
+EXPECTED_LINK_PATHS = {
+    "/verify-email",
+    "/reset-password",
+    "/confirm-email",
+    "/cancel-email-change",
+}
 
 
 def test_every_link_in_a_mail_opens_a_page_that_completes_it() -> None:
