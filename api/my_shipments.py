@@ -5,7 +5,7 @@ from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.access import PrincipalDep, allow, owned_shipment
@@ -14,6 +14,7 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from api.me import profile_of
 from api.me_models import OwnedShipment, OwnedShipments
+from api.timing import client_address
 from commands.container import Container
 from infra.postgres import sessions
 from projections import tracking_queries
@@ -27,10 +28,11 @@ EMAIL_FIELDS = ("template", "status", "event_at", "sent_at")
 @router.get(
     "/me/shipments",
     response_model=OwnedShipments,
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 429, 503),
     **allow("customer"),
 )
 def my_shipments(
+    request: Request,
     principal: PrincipalDep,
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 20,
@@ -39,7 +41,8 @@ def my_shipments(
 ) -> OwnedShipments:
     """Shipments you sent or receive, newest first, in full."""
     if consistency_token:
-        wait_for(container, "shipments", tracking_queries.positions, consistency_token)
+        client = client_address(request)
+        wait_for(container, "shipments", tracking_queries.positions, consistency_token, client)
     rows = _page(container, principal.require_account(), limit, before)
     return OwnedShipments.page(rows, limit)
 
@@ -47,15 +50,20 @@ def my_shipments(
 @router.get(
     "/me/shipments/{awb}",
     response_model=OwnedShipment,
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 429, 503),
     **allow("customer"),
 )
 def my_shipment(
-    awb: str, principal: PrincipalDep, container: ContainerDep, consistency_token: Token = None
+    awb: str,
+    request: Request,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    consistency_token: Token = None,
 ) -> OwnedShipment:
     """One of your shipments in full (404 if it is not yours)."""
     if consistency_token:
-        wait_for(container, "shipments", tracking_queries.positions, consistency_token)
+        client = client_address(request)
+        wait_for(container, "shipments", tracking_queries.positions, consistency_token, client)
     return OwnedShipment(**owned_shipment(container, principal, awb))
 
 

@@ -8,6 +8,7 @@ from infra.postgres import (
     connections,
     credentials,
     publications,
+    rate_limits,
     sessions,
     throttle,
     tokens,
@@ -23,6 +24,7 @@ DDL: tuple[str, ...] = (
     *tokens.DDL,
     *sessions.DDL,
     *throttle.DDL,
+    *rate_limits.DDL,
     *waiting_parties.DDL,
 )
 
