@@ -7,12 +7,12 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.access import PrincipalDep, allow
+from api.access import Principal, PrincipalDep, allow
 from api.account_models import Done, EmailChangeIn, ErasureIn, PasswordChangeIn, Profile, SessionOut
 from api.deps import ContainerDep
 from api.errors import error_responses
 from api.timing import client_address
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/v1", tags=["me"])
 
@@ -62,6 +62,7 @@ async def change_password(
         body.new_password,
         client_address(request),
         datetime.now(UTC),
+        _session_token(principal),
     )
     return SessionOut(
         token=signed.session.token,
@@ -91,6 +92,7 @@ async def change_email(
         body.current_password,
         client_address(request),
         now,
+        _session_token(principal),
     )
     written = await run_in_threadpool(
         container.identity.request_email_change, account_id, body.new_email, now
@@ -116,5 +118,13 @@ async def erase_me(
         body.password,
         client_address(request),
         datetime.now(UTC),
+        _session_token(principal),
     )
     return Response(status_code=204)
+
+
+def _session_token(principal: Principal) -> str:
+    """Re-authentication counts in the bucket of the device this session was issued to."""
+    if principal.session_token is None:
+        raise Forbidden("Only a signed-in person can do this.", code="forbidden")
+    return principal.session_token

@@ -97,12 +97,13 @@ class SignIn:
             if self.passwords.needs_rehash(credential.password_hash):
                 rehashed = self.passwords.hash(password)
                 credentials.set_password_hash(conn, credential.account_id, rehashed)
-            session = sessions.issue(conn, credential.account_id, now, self.lifetime)
             device_token = (
                 None
                 if attempt.device_key
                 else sessions.trust_device(conn, credential.account_id, now)
             )
+            device_key = attempt.device_key or sessions.device_key_of(device_token or "")
+            session = sessions.issue(conn, credential.account_id, now, self.lifetime, device_key)
         return SignedIn(
             credential.account_id,
             credential.role,
@@ -119,15 +120,20 @@ class SignIn:
         with self.pool.connection() as conn:
             sessions.revoke(conn, token, now)
 
-    def reauthenticate(self, account_id: UUID, password: str, client: str, now: datetime) -> None:
-        """Check a signed-in user's password again (before erasure or an e-mail change),
-        throttled like a login so a stolen session cannot guess it."""
+    def reauthenticate(
+        self, account_id: UUID, password: str, client: str, now: datetime, session_token: str
+    ) -> str:
+        """Check a signed-in user's password again (before erasure, an e-mail or password
+        change), throttled like a login in the bucket of the session's own device: a
+        stolen session cannot guess the password, and nobody can lock the customer out.
+        Returns that device's key."""
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
+            device_key = sessions.session_device_key(conn, session_token)
         if credential is None:
             raise wrong_credentials()
         verdict = self.throttle.begin(
-            account_key=credential.user_key, client=client, device_key=None, now=now
+            account_key=credential.user_key, client=client, device_key=device_key, now=now
         )
         if not verdict.allowed:
             raise TooManyAttempts(
@@ -137,19 +143,26 @@ class SignIn:
         if not self.passwords.verify(credential.password_hash, password):
             raise Unauthenticated("The password is wrong.", code="invalid_password")
         self.throttle.succeeded(
-            account_key=credential.user_key, client=client, device_key=None, now=now
+            account_key=credential.user_key, client=client, device_key=device_key, now=now
         )
+        return device_key
 
     def change_password(
-        self, account_id: UUID, current: str, new: str, client: str, now: datetime
+        self,
+        account_id: UUID,
+        current: str,
+        new: str,
+        client: str,
+        now: datetime,
+        session_token: str,
     ) -> SignedIn:
         """Replace the password, end every session, and start one fresh session."""
-        self.reauthenticate(account_id, current, client, now)
+        device_key = self.reauthenticate(account_id, current, client, now, session_token)
         self._set_password(account_id, new, now, by_reset=False)
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
             assert credential is not None
-            session = sessions.issue(conn, account_id, now, self.lifetime)
+            session = sessions.issue(conn, account_id, now, self.lifetime, device_key)
         return SignedIn(account_id, credential.role, session, None, False)
 
     def request_reset(self, user_id: str, now: datetime) -> None:
@@ -172,17 +185,20 @@ class SignIn:
         keyring = self.identity.keyring
         user_id = keyring.unseal(account.user_id) or ""
         check_password(new, user_id=user_id, email=keyring.unseal(account.email))
+        new_hash = self.passwords.hash(new)  # before the transaction: no connection waits on it
         with self.pool.connection() as conn, conn.transaction():
-            user_key = credentials.change_password(conn, account_id, self.passwords.hash(new), now)
+            user_key = credentials.change_password(conn, account_id, new_hash, now)
             sessions.revoke_all(conn, account_id, now)
             tokens.revoke_all(conn, account_id, tokens.Purpose.RESET_PASSWORD)
         if user_key is not None and by_reset:
             self.throttle.clear_account(user_key)  # the e-mail proved it is the real customer
         self.identity.accounts.record_password_change(account_id, now, by_reset=by_reset)
 
-    def erase(self, account_id: UUID, password: str, client: str, now: datetime) -> None:
+    def erase(
+        self, account_id: UUID, password: str, client: str, now: datetime, session_token: str
+    ) -> None:
         """Erase the signed-in customer after checking their password once more."""
-        self.reauthenticate(account_id, password, client, now)
+        self.reauthenticate(account_id, password, client, now, session_token)
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
         self.identity.erase(account_id, now)
