@@ -29,7 +29,7 @@ class Passwords:
             parallelism=settings.argon2_parallelism,
             type=Type.ID,
         )
-        self._slots = threading.BoundedSemaphore(settings.argon2_concurrency or os.cpu_count() or 1)
+        self._slots = threading.BoundedSemaphore(settings.argon2_concurrency or _cores())
         self._wait_s = settings.argon2_wait_max_s
         # Verifying against this when no account matches costs the same as a real check,
         # so timing does not tell whether a user id exists.
@@ -57,3 +57,10 @@ class Passwords:
             return work()
         finally:
             self._slots.release()
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
