@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
+import psycopg
 import pytest
 
 from consumers.registry import projection
@@ -97,6 +98,32 @@ def test_enumeration_is_limited_per_address_across_processes_and_real_waybills_n
             "/v1/track", params={"awb": ",".join(unknown[:4])}, headers=at(NEIGHBOUR)
         )
         assert batch.status_code == 429, "four unknown waybills in one batch are four misses"
+
+
+def test_a_real_waybills_lookup_never_waits_on_the_rate_buckets(system: System) -> None:
+    """With the buckets' table locked by another transaction, any lookup that touched it
+    would wait for the lock; a real waybill's must not."""
+    system.start_projection()
+    awb, token = system.book()
+    assert track(system.api, awb, OFFICE, token).status_code == 200
+    locked, holder = threading.Event(), Threads()
+    holder.start(hold_lock, system.settings.require_database_url(), locked, 3.0)
+    assert locked.wait(10)
+    started = time.monotonic()
+    answers = [track(system.api, awb, OFFICE).status_code for _ in range(20)]
+    elapsed = time.monotonic() - started
+    holder.join()
+
+    assert answers == [200] * 20
+    assert elapsed < 2, "a lookup waited for the lock on the rate buckets"
+
+
+def hold_lock(url: str, locked: threading.Event, seconds: float) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("LOCK TABLE rate_buckets IN ACCESS EXCLUSIVE MODE")
+        locked.set()
+        time.sleep(seconds)
+        conn.rollback()
 
 
 def test_a_token_naming_a_partition_that_does_not_exist_is_refused_at_once(
