@@ -81,7 +81,7 @@ async def request_password_reset(
 @router.post(
     "/password-resets/confirm",
     response_model=Done,
-    responses=error_responses(400, 413, 422),
+    responses=error_responses(400, 413, 422, 503),
     **allow("public"),
 )
 def reset_password(body: PasswordResetConfirmIn, container: ContainerDep) -> Done:

@@ -48,7 +48,7 @@ def profile_of(container: ContainerDep, account_id: UUID) -> dict[str, Any]:
 @router.post(
     "/me/password",
     response_model=SessionOut,
-    responses=error_responses(400, 401, 413, 422, 429),
+    responses=error_responses(400, 401, 413, 422, 429, 503),
     **allow("self"),
 )
 async def change_password(
@@ -77,7 +77,7 @@ async def change_password(
     "/me/email",
     status_code=202,
     response_model=Done,
-    responses=error_responses(400, 401, 403, 413, 422, 429),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     **allow("customer"),
 )
 async def change_email(
@@ -104,7 +104,7 @@ async def change_email(
 @router.delete(
     "/me",
     status_code=204,
-    responses=error_responses(400, 401, 403, 413, 422, 429),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     **allow("customer"),
 )
 async def erase_me(
