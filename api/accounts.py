@@ -38,7 +38,8 @@ async def register(body: RegistrationIn, request: Request, container: ContainerD
     """Register; the account works once the e-mailed link is followed."""
     new = NewAccount(body.user_id, body.email, body.password, body.display_name, body.phone)
     client, now = client_address(request), datetime.now(UTC)
-    await run_in_threadpool(container.rate_limits.registration, client, now)
+    email_key = container.identity.email_key(body.email)
+    await run_in_threadpool(container.rate_limits.registration, email_key, client, now)
     async with at_least(container.settings.auth_min_response_s):
         await run_in_threadpool(container.identity.register, new, now)
     return Accepted(

@@ -28,6 +28,9 @@ class RateLimits:
         self._registration = Limit(
             s.limit_registrations_per_address_hour, rate_limits.REGISTRATION_WINDOW
         )
+        self._registration_email = Limit(
+            s.limit_registrations_per_email_hour, rate_limits.REGISTRATION_WINDOW
+        )
         self._booking = Limit(s.limit_bookings_per_account_minute, rate_limits.BOOKING_WINDOW)
         self._booking_address = Limit(
             s.limit_bookings_per_address_minute, rate_limits.BOOKING_WINDOW
@@ -44,8 +47,14 @@ class RateLimits:
         self._tracking_locks: dict[str, datetime] = {}
         self._locks_guard = threading.Lock()
 
-    def registration(self, client: str, now: datetime) -> None:
-        self._take({self._name("register", _hashed(client)): self._registration}, now)
+    def registration(self, email_key: str, client: str, now: datetime) -> None:
+        """`email_key` is the blind index of the address the verification link goes to:
+        nobody can fill a stranger's mailbox with registrations."""
+        limits = {
+            self._name("register-email", email_key): self._registration_email,
+            self._name("register", _hashed(client)): self._registration,
+        }
+        self._take(limits, now)
 
     def booking(self, actor: str, client: str, now: datetime) -> None:
         """`actor` is the signed-in account or the device key that books."""

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # per client address as a generous backstop, since a carrier's NAT puts many honest
     # people behind one address. Every API process shares them (PostgreSQL).
     limit_registrations_per_address_hour: int = Field(default=100, ge=1)
+    limit_registrations_per_email_hour: int = Field(
+        default=3, ge=1, description="Registrations naming one e-mail address (each mails it)."
+    )
     limit_bookings_per_account_minute: int = Field(default=600, ge=1)
     limit_bookings_per_address_minute: int = Field(default=3000, ge=1)
     limit_password_resets_per_account_hour: int = Field(default=5, ge=1)

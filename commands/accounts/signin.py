@@ -97,12 +97,10 @@ class SignIn:
             if self.passwords.needs_rehash(credential.password_hash):
                 rehashed = self.passwords.hash(password)
                 credentials.set_password_hash(conn, credential.account_id, rehashed)
-            device_token = (
-                None
-                if attempt.device_key
-                else sessions.trust_device(conn, credential.account_id, now)
-            )
-            device_key = attempt.device_key or sessions.device_key_of(device_token or "")
+            device_key, device_token = attempt.device_key, None
+            if device_key is None:
+                device_token = sessions.trust_device(conn, credential.account_id, now)
+                device_key = sessions.device_key_of(device_token)
             session = sessions.issue(conn, credential.account_id, now, self.lifetime, device_key)
         return SignedIn(
             credential.account_id,

@@ -85,6 +85,7 @@ def _healthy(url: str, cert: Path) -> bool:
 # hour. The limits themselves are tested in tests/integration/test_rate_limits.py.
 GENEROUS_LIMITS = {
     "JALUR_LIMIT_REGISTRATIONS_PER_ADDRESS_HOUR": "100000",
+    "JALUR_LIMIT_REGISTRATIONS_PER_EMAIL_HOUR": "100000",
     "JALUR_LIMIT_BOOKINGS_PER_ACCOUNT_MINUTE": "100000",
     "JALUR_LIMIT_BOOKINGS_PER_ADDRESS_MINUTE": "100000",
     "JALUR_LIMIT_PASSWORD_RESETS_PER_ACCOUNT_HOUR": "100000",

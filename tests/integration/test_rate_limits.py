@@ -94,6 +94,23 @@ def test_registrations_from_one_address_are_limited_exactly_across_two_api_proce
         assert elsewhere.status_code == 202
 
 
+def test_registrations_naming_one_email_address_are_limited_from_any_address(
+    settings: Settings,
+) -> None:
+    with running(settings, limit_registrations_per_email_hour=3) as api:
+        victim = registration()["email"]
+        answers = [
+            api.client.post(
+                "/v1/accounts", json=registration() | {"email": victim}, headers=at(f"192.0.2.{n}")
+            ).status_code
+            for n in range(4)
+        ]
+
+        assert answers == [202, 202, 202, 429]
+        other = api.client.post("/v1/accounts", json=registration(), headers=at("192.0.2.3"))
+        assert other.status_code == 202
+
+
 def test_bookings_are_limited_per_device_key_and_per_address(settings: Settings) -> None:
     limits = {"limit_bookings_per_account_minute": 3, "limit_bookings_per_address_minute": 5}
     with running(settings, **limits) as api:
