@@ -1,9 +1,10 @@
 """Read-your-writes: wait (bounded) until a read model has applied a consistency token.
 
 Waiting holds a worker thread, so only a few requests may wait at once, and only a couple
-per client address; past that, a lagging read answers at once (503, or 429 to the client
-holding its share) instead of starving scans and bookings of threads. A token may name
-only the partitions that exist (400 otherwise): a made-up one would never be reached.
+per client (a signed-in account, or the address of a public read); past that, a lagging
+read answers at once (503, or 429 to the client holding its share) instead of starving
+scans and bookings of threads. A token may name only the partitions that exist (400
+otherwise): a made-up one would never be reached.
 """
 
 import time
@@ -103,7 +104,7 @@ def wait_for(
     client: str,
 ) -> None:
     """Wait (bounded) until the read model of `context` has applied `token`; `client` is
-    the caller's address (api.timing.client_address)."""
+    whose share of the wait slots it takes (an account's actor, or a client address)."""
     app = {a.name: a for a in container.applications}[context]
     ReadModelWatch(
         container.pool,

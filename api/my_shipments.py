@@ -5,7 +5,7 @@ from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.access import PrincipalDep, allow, owned_shipment
@@ -14,7 +14,6 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from api.me import profile_of
 from api.me_models import OwnedShipment, OwnedShipments
-from api.timing import client_address
 from commands.container import Container
 from infra.postgres import sessions
 from projections import tracking_queries
@@ -32,7 +31,6 @@ EMAIL_FIELDS = ("template", "status", "event_at", "sent_at")
     **allow("customer"),
 )
 def my_shipments(
-    request: Request,
     principal: PrincipalDep,
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 20,
@@ -41,7 +39,7 @@ def my_shipments(
 ) -> OwnedShipments:
     """Shipments you sent or receive, newest first, in full."""
     if consistency_token:
-        client = client_address(request)
+        client = principal.actor  # signed in: a NAT's other customers keep their own share
         wait_for(container, "shipments", tracking_queries.positions, consistency_token, client)
     rows = _page(container, principal.require_account(), limit, before)
     return OwnedShipments.page(rows, limit)
@@ -54,15 +52,11 @@ def my_shipments(
     **allow("customer"),
 )
 def my_shipment(
-    awb: str,
-    request: Request,
-    principal: PrincipalDep,
-    container: ContainerDep,
-    consistency_token: Token = None,
+    awb: str, principal: PrincipalDep, container: ContainerDep, consistency_token: Token = None
 ) -> OwnedShipment:
     """One of your shipments in full (404 if it is not yours)."""
     if consistency_token:
-        client = client_address(request)
+        client = principal.actor  # signed in: a NAT's other customers keep their own share
         wait_for(container, "shipments", tracking_queries.positions, consistency_token, client)
     return OwnedShipment(**owned_shipment(container, principal, awb))
 
