@@ -69,7 +69,7 @@ def track(api: Api, awb: str, address: str, token: str | None = None) -> Any:
     return api.client.get(f"/v1/track/{awb}", params=params, headers=at(address))
 
 
-def test_enumeration_is_limited_per_address_across_processes_and_real_waybills_never(
+def test_enumeration_locks_its_address_across_processes_while_a_shop_is_never_limited(
     system: System, limited: Settings
 ) -> None:
     system.start_projection()
