@@ -1,6 +1,7 @@
 """Public account flows: register, verify the e-mail, reset a password, confirm a new
 address. None of the answers says whether an account exists, and the ones that could
-leak it by timing take a fixed minimum time."""
+leak it by timing take a fixed minimum time. Registration and reset requests are rate
+limited (commands/rate_limits.py) before any password is hashed or e-mail sent."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ from api.deps import ContainerDep
 from api.errors import error_responses
 from api.timing import at_least, client_address
 from commands.accounts.identity import NewAccount
+from commands.container import Container
 from commands.writes import Written
+from domain.accounts import normalise_user_id
 from domain.errors import Unauthenticated
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -33,14 +36,17 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
     "/accounts",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(400, 413, 422),
+    responses=error_responses(400, 413, 422, 429, 503),
     **allow("public"),
 )
-async def register(body: RegistrationIn, container: ContainerDep) -> Accepted:
+async def register(body: RegistrationIn, request: Request, container: ContainerDep) -> Accepted:
     """Register; the account works once the e-mailed link is followed."""
     new = NewAccount(body.user_id, body.email, body.password, body.display_name, body.phone)
+    client, now = client_address(request), datetime.now(UTC)
+    email_key = container.identity.email_key(body.email)
+    await run_in_threadpool(container.rate_limits.registration, email_key, client, now)
     async with at_least(container.settings.auth_min_response_s):
-        await run_in_threadpool(container.identity.register, new, datetime.now(UTC))
+        await run_in_threadpool(container.identity.register, new, now)
     return Accepted(
         message="If this user id is free, a verification link is on its way to the e-mail "
         "address. If none arrives, the user id may be taken: choose another."
@@ -88,20 +94,24 @@ async def _prove(
     "/password-resets",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(400, 413, 422),
+    responses=error_responses(400, 413, 422, 429),
     **allow("public"),
 )
-async def request_password_reset(body: PasswordResetIn, container: ContainerDep) -> Accepted:
+async def request_password_reset(
+    body: PasswordResetIn, request: Request, container: ContainerDep
+) -> Accepted:
     """Ask for a password-reset link by e-mail."""
+    client, now = client_address(request), datetime.now(UTC)
+    await run_in_threadpool(_limit_reset, container, body.user_id, client, now)
     async with at_least(container.settings.auth_min_response_s):
-        await run_in_threadpool(container.signin.request_reset, body.user_id, datetime.now(UTC))
+        await run_in_threadpool(container.signin.request_reset, body.user_id, now)
     return Accepted(message="If the account exists, a reset link is on its way to its e-mail.")
 
 
 @router.post(
     "/password-resets/confirm",
     response_model=Done,
-    responses=error_responses(400, 413, 422),
+    responses=error_responses(400, 413, 422, 503),
     **allow("public"),
 )
 def reset_password(body: PasswordResetConfirmIn, container: ContainerDep) -> Done:
@@ -142,3 +152,8 @@ async def confirm_email_change(
     )
     token = container.consistency_token("accounts", written)
     return Done(status="email_changed", consistency_token=token)
+
+
+def _limit_reset(container: Container, user_id: str, client: str, now: datetime) -> None:
+    user_key = container.identity.user_key(normalise_user_id(user_id))
+    container.rate_limits.password_reset(user_key, client, now)

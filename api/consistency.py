@@ -1,10 +1,12 @@
 """Read-your-writes: wait (bounded) until a read model has applied a consistency token.
 
-Waiting holds a worker thread, so only a few requests may wait at once; past that, a
-lagging read answers 503 at once instead of starving scans and bookings of threads.
+Waiting holds a worker thread, so only a few requests may wait at once, and only a couple
+per client (a signed-in account, or the address of a public read); past that, a lagging
+read answers at once (503, or 429 to the client holding its share) instead of starving
+scans and bookings of threads. A token may name only the partitions that exist (400
+otherwise): a made-up one would never be reached.
 """
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +17,8 @@ from psycopg_pool import ConnectionPool
 
 from api.errors import ReadModelLagging
 from commands.container import Container
-from domain.errors import RuleViolation
+from commands.wait_slots import WaitSlots
+from domain.errors import Malformed, RuleViolation, TooManyAttempts
 from infra.messaging.kafka import topic_for
 from infra.messaging.partitioning import parse_token
 
@@ -25,20 +28,25 @@ class ReadModelWatch:
     pool: ConnectionPool
     topic: str
     read_positions: Callable[[Any, str], dict[int, int]]
-    waiters: threading.BoundedSemaphore
+    waiters: WaitSlots
     max_wait_s: float
+    partitions: int
     context: str = "shipments"
 
-    def wait_for(self, token: str, newest_notification_id: Callable[[], int]) -> None:
+    def wait_for(self, token: str, newest_notification_id: Callable[[], int], client: str) -> None:
         """Return once every partition in the token is applied; else ReadModelLagging.
         The event store is asked for its newest id only when the token is not yet reached."""
         wanted = _parse(token, self.context)
+        if any(p >= self.partitions for p in wanted):
+            raise Malformed(
+                f"A consistency token names partitions 0 to {self.partitions - 1} only.",
+                code="unknown_partition",
+            )
         if self._reached(wanted):
             return
         if any(n > newest_notification_id() for n in wanted.values()):
             raise _unknown_token()
-        if not self.waiters.acquire(blocking=False):
-            raise ReadModelLagging
+        self._take_slot(client)
         try:
             deadline = time.monotonic() + self.max_wait_s
             while time.monotonic() < deadline:
@@ -47,7 +55,18 @@ class ReadModelWatch:
                     return
             raise ReadModelLagging
         finally:
-            self.waiters.release()
+            self.waiters.release(client)
+
+    def _take_slot(self, client: str) -> None:
+        refused = self.waiters.acquire(client)
+        if refused == "client":
+            raise TooManyAttempts(
+                "Too many reads from here are already waiting; retry shortly.",
+                retry_after_s=1,
+                code="too_many_waits",
+            )
+        if refused is not None:
+            raise ReadModelLagging
 
     def _reached(self, wanted: dict[int, int]) -> bool:
         with self.pool.connection() as conn:
@@ -82,8 +101,10 @@ def wait_for(
     context: str,
     read_positions: Callable[[Any, str], dict[int, int]],
     token: str,
+    client: str,
 ) -> None:
-    """Wait (bounded) until the read model of `context` has applied `token`."""
+    """Wait (bounded) until the read model of `context` has applied `token`; `client` is
+    whose share of the wait slots it takes (an account's actor, or a client address)."""
     app = {a.name: a for a in container.applications}[context]
     ReadModelWatch(
         container.pool,
@@ -91,5 +112,6 @@ def wait_for(
         read_positions,
         container.consistency_waiters,
         container.settings.consistency_wait_max_s,
+        container.settings.kafka_partitions,
         context,
-    ).wait_for(token, lambda: app.recorder.max_notification_id() or 0)
+    ).wait_for(token, lambda: app.recorder.max_notification_id() or 0, client)

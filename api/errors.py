@@ -12,6 +12,7 @@ from starlette.routing import Match
 
 from commands.scan_writer import ScanBatchRejected
 from domain.errors import (
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -42,9 +43,10 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state.",
     413: "Body larger than 1 MiB.",
     422: "Invalid input or a broken business rule.",
-    429: "Too many failed attempts; the Retry-After header says when to try again.",
+    429: "Too many attempts or requests; the Retry-After header says when to try again.",
     431: "The request line and headers together exceed 16 KiB.",
-    503: "The read model has not caught up with the consistency token yet.",
+    503: "The read model has not caught up with the consistency token yet, or the server "
+    "is busy; the Retry-After header says when to try again.",
 }
 
 
@@ -88,6 +90,8 @@ def status_of(error: DomainError) -> int:
         return 403
     if isinstance(error, TooManyAttempts):
         return 429
+    if isinstance(error, Busy):
+        return 503
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Conflict):
@@ -103,7 +107,7 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     if isinstance(error, ScanBatchRejected):
         details = [vars(item) for item in error.errors]
     headers = {}
-    if isinstance(error, TooManyAttempts):
+    if isinstance(error, TooManyAttempts | Busy):
         headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"

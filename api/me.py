@@ -7,12 +7,12 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.access import PrincipalDep, allow
+from api.access import Principal, PrincipalDep, allow
 from api.account_models import Done, EmailChangeIn, ErasureIn, PasswordChangeIn, Profile, SessionOut
 from api.deps import ContainerDep
 from api.errors import error_responses
 from api.timing import client_address
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/v1", tags=["me"])
 
@@ -48,7 +48,7 @@ def profile_of(container: ContainerDep, account_id: UUID) -> dict[str, Any]:
 @router.post(
     "/me/password",
     response_model=SessionOut,
-    responses=error_responses(400, 401, 413, 422, 429),
+    responses=error_responses(400, 401, 413, 422, 429, 503),
     **allow("self"),
 )
 async def change_password(
@@ -62,6 +62,7 @@ async def change_password(
         body.new_password,
         client_address(request),
         datetime.now(UTC),
+        _session_token(principal),
     )
     return SessionOut(
         token=signed.session.token,
@@ -77,7 +78,7 @@ async def change_password(
     "/me/email",
     status_code=202,
     response_model=Done,
-    responses=error_responses(400, 401, 403, 413, 422, 429),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     **allow("customer"),
 )
 async def change_email(
@@ -92,6 +93,7 @@ async def change_email(
         body.current_password,
         client_address(request),
         now,
+        _session_token(principal),
     )
     written = await run_in_threadpool(
         container.identity.request_email_change, account_id, body.new_email, now
@@ -103,7 +105,7 @@ async def change_email(
 @router.delete(
     "/me",
     status_code=204,
-    responses=error_responses(400, 401, 403, 413, 422, 429),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     **allow("customer"),
 )
 async def erase_me(
@@ -117,5 +119,13 @@ async def erase_me(
         body.password,
         client_address(request),
         datetime.now(UTC),
+        _session_token(principal),
     )
     return Response(status_code=204)
+
+
+def _session_token(principal: Principal) -> str:
+    """Re-authentication counts in the bucket of the device this session was issued to."""
+    if principal.session_token is None:
+        raise Forbidden("Only a signed-in person can do this.", code="forbidden")
+    return principal.session_token

@@ -61,5 +61,6 @@ async def disable(
         body.one_time_code,
         client_address(request),
         now,
+        principal.session_token,
     )
     return Response(status_code=204)

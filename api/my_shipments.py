@@ -27,7 +27,7 @@ EMAIL_FIELDS = ("template", "status", "event_at", "sent_at")
 @router.get(
     "/me/shipments",
     response_model=OwnedShipments,
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 429, 503),
     **allow("customer"),
 )
 def my_shipments(
@@ -39,7 +39,8 @@ def my_shipments(
 ) -> OwnedShipments:
     """Shipments you sent or receive, newest first, in full."""
     if consistency_token:
-        wait_for(container, "shipments", tracking_queries.positions, consistency_token)
+        client = principal.actor  # signed in: a NAT's other customers keep their own share
+        wait_for(container, "shipments", tracking_queries.positions, consistency_token, client)
     rows = _page(container, principal.require_account(), limit, before)
     return OwnedShipments.page(rows, limit)
 
@@ -47,7 +48,7 @@ def my_shipments(
 @router.get(
     "/me/shipments/{awb}",
     response_model=OwnedShipment,
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 429, 503),
     **allow("customer"),
 )
 def my_shipment(
@@ -55,7 +56,8 @@ def my_shipment(
 ) -> OwnedShipment:
     """One of your shipments in full (404 if it is not yours)."""
     if consistency_token:
-        wait_for(container, "shipments", tracking_queries.positions, consistency_token)
+        client = principal.actor  # signed in: a NAT's other customers keep their own share
+        wait_for(container, "shipments", tracking_queries.positions, consistency_token, client)
     return OwnedShipment(**owned_shipment(container, principal, awb))
 
 

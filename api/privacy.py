@@ -2,13 +2,14 @@
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import allow
 from api.consistency import Token, wait_for
 from api.deps import ContainerDep
 from api.errors import error_responses
+from api.timing import client_address
 from domain.errors import NotFound
 from domain.privacy import MAX_TEXT_CHARS
 from projections.accounts_queries import current_policy, positions
@@ -34,13 +35,15 @@ class Published(BaseModel):
 @router.get(
     "/privacy-policy",
     response_model=PrivacyPolicyView,
-    responses=error_responses(404, 503),
+    responses=error_responses(404, 429, 503),
     **allow("public"),
 )
-def privacy_policy(container: ContainerDep, consistency_token: Token = None) -> PrivacyPolicyView:
+def privacy_policy(
+    request: Request, container: ContainerDep, consistency_token: Token = None
+) -> PrivacyPolicyView:
     """The current privacy policy."""
     if consistency_token:
-        wait_for(container, "accounts", positions, consistency_token)
+        wait_for(container, "accounts", positions, consistency_token, client_address(request))
     with container.pool.connection() as conn:
         policy = current_policy(conn)
     if policy is None:

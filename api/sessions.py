@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["sessions"])
     "/sessions",
     status_code=201,
     response_model=SessionOut,
-    responses=error_responses(400, 401, 403, 413, 422, 429),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     **allow("public"),
 )
 async def sign_in(body: SignInIn, request: Request, container: ContainerDep) -> SessionOut:

@@ -5,7 +5,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel
 
 from api.access import PrincipalDep, allow
@@ -20,6 +20,7 @@ from api.shipment_models import (
     ScanOut,
     ScanRecordedOut,
 )
+from api.timing import client_address
 from commands.container import Container
 from commands.scan_writer import Answer
 from domain import waybill
@@ -36,23 +37,26 @@ IdempotencyKey = Annotated[
     "/shipments",
     status_code=201,
     response_model=BookingOut,
-    responses=error_responses(400, 401, 403, 409, 413, 422),
+    responses=error_responses(400, 401, 403, 409, 413, 422, 429),
     **allow("book"),
 )
 def book_shipment(
     body: BookingIn,
+    request: Request,
     container: ContainerDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
     """Book a shipment; returns its waybill number (AWB). A signed-in customer is the
     shipper; a party whose e-mail is a customer's verified address is linked to them, now or
-    when they verify it."""
+    when they verify it. Rate limited per account or device key, and per client address."""
+    now = datetime.now(UTC)
+    container.rate_limits.booking(principal.actor, client_address(request), now)
     booking_key = f"{principal.actor}:{idempotency_key}" if idempotency_key else None
     booked = container.party_links.book(
         body.to_domain(),
         actor=principal.actor,
-        now=datetime.now(UTC),
+        now=now,
         booking_key=booking_key,
         shipper=principal.account_id,
     )

@@ -4,10 +4,15 @@ names are opened only to be masked, places are cities.
 The busiest public page, so it is served from the event loop: one indexed SELECT through
 an asynchronous pool returns the document the projection keeps ready, plus the keys to
 open the masked names; its bytes are the answer (the models below document them).
+
+Lookups of waybills that do not exist are rate limited per client address (enumeration):
+past the limit, every lookup from that address answers 429 until its window ends. A real
+waybill's lookup costs no extra database round trip: the lock is checked in memory, and
+misses are counted only after the lookup found nothing.
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,6 +23,7 @@ from api import read_pool
 from api.access import allow
 from api.consistency import Token, wait_for
 from api.errors import error_responses
+from api.timing import client_address
 from commands.container import Container
 from domain import waybill
 from domain.errors import NotFound, RuleViolation
@@ -66,7 +72,7 @@ class TrackingBatchView(BaseModel):
 @router.get(
     "/track/{awb}",
     response_model=TrackingView,
-    responses=error_responses(400, 404, 422, 503),
+    responses=error_responses(400, 404, 422, 429, 503),
     **allow("public"),
 )
 async def track(awb: str, request: Request, consistency_token: Token = None) -> Response:
@@ -76,6 +82,7 @@ async def track(awb: str, request: Request, consistency_token: Token = None) -> 
         raise RuleViolation("Not a valid waybill number.", code="invalid_awb")
     found = await _find(request, [number], consistency_token)
     if number not in found:
+        await _count_misses(request, 1)
         raise NotFound(f"No shipment with waybill {number}.", code="shipment_not_found")
     return _json(found[number])
 
@@ -83,7 +90,7 @@ async def track(awb: str, request: Request, consistency_token: Token = None) -> 
 @router.get(
     "/track",
     response_model=TrackingBatchView,
-    responses=error_responses(400, 422, 503),
+    responses=error_responses(400, 422, 429, 503),
     **allow("public"),
 )
 async def track_many(
@@ -102,13 +109,17 @@ async def track_many(
         "not_found": [n for n in valid if n not in found],
         "invalid": [n for n in numbers if n not in valid],
     }
+    if rest["not_found"]:
+        await _count_misses(request, len(rest["not_found"]))
     return _json(b'{"shipments":[' + shipments + b"]," + json.dumps(rest).encode()[1:])
 
 
 async def _find(request: Request, awbs: list[str], token: str | None) -> dict[str, bytes]:
     container: Container = request.app.state.container
+    client = client_address(request)
+    container.rate_limits.tracking_locked(client, datetime.now(UTC))
     if token:
-        await run_in_threadpool(wait_for, container, "shipments", positions, token)
+        await run_in_threadpool(wait_for, container, "shipments", positions, token, client)
     if not awbs:
         return {}
     async with read_pool.read_pool(request).connection() as conn:
@@ -117,3 +128,9 @@ async def _find(request: Request, awbs: list[str], token: str | None) -> dict[st
 
 def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
+
+
+async def _count_misses(request: Request, misses: int) -> None:
+    container: Container = request.app.state.container
+    limits, client = container.rate_limits, client_address(request)
+    await run_in_threadpool(limits.tracking_misses, client, misses, datetime.now(UTC))

@@ -2,7 +2,6 @@
 them for one process. The runtime's composition root (infra/runtime/bootstrap.py) builds
 it; the API receives it and never builds one."""
 
-import threading
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -13,7 +12,9 @@ from commands.accounts.application import Accounts
 from commands.accounts.identity import Identity
 from commands.accounts.signin import SignIn
 from commands.party_links import PartyLinks
+from commands.rate_limits import RateLimits
 from commands.shipments import Shipments
+from commands.wait_slots import WaitSlots
 from commands.writes import Written
 from infra.messaging.partitioning import token_for
 from infra.postgres.device_key_cache import DeviceKeyCache
@@ -43,10 +44,11 @@ class Container:
     settings: Settings
     apps: Applications
     pool: ConnectionPool
-    consistency_waiters: threading.BoundedSemaphore
+    consistency_waiters: WaitSlots
     identity: Identity
     signin: SignIn
     device_keys: DeviceKeyCache
+    rate_limits: RateLimits
 
     @property
     def party_links(self) -> PartyLinks:

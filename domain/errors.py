@@ -41,8 +41,24 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Malformed(DomainError):
+    """The request names something that cannot exist (answered 400)."""
+
+    code = "malformed"
+
+
 class TooManyAttempts(DomainError):
     code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_s = retry_after_s
+
+
+class Busy(DomainError):
+    """The server is at capacity for this kind of work; retrying later will help."""
+
+    code = "server_busy"
 
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)

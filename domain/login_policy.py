@@ -5,8 +5,17 @@ Failures are counted in buckets, each a fixed window that starts at its first fa
 - an account's untrusted attempts, and apart from them each trusted device of the account
   (OWASP's "device cookies"), so an attacker who locks the first never locks the customer
   out of their own device;
-- a client address, across all accounts (credential stuffing);
+- a client address, across all accounts (credential stuffing), for untrusted attempts
+  only;
 - an account's hour, across all of its buckets (ASVS: at most 100 failures per hour).
+
+Following OWASP's guidance, lock-out is per account and device, never per address alone:
+a carrier NAT puts thousands of honest people behind one address, and anyone among them
+can fill its bucket. So the address bucket slows and then locks only untrusted attempts
+(no device token: the credential stuffer's case); an attempt from a trusted device, and a
+re-authentication inside a session (counted on the device the session was issued to),
+neither counts there nor waits for it. Counting distinct accounts per address was the
+other choice; it would still let a stuffer behind the NAT lock its neighbours out.
 
 An attempt counts as a failure when it begins, so concurrent attempts cannot overrun a
 cap; the right password forgives it. The caller passes `now`.
@@ -54,6 +63,7 @@ class Attempt:
     own: Bucket  # the account's untrusted bucket, or the trusted device's
     client: Bucket
     hour: Bucket
+    trusted: bool = False  # from a trusted device: the address bucket does not apply
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,9 @@ def decide(attempt: Attempt, now: datetime) -> tuple[Verdict, Attempt]:
     delay = max(limits.delay_s(live(b, limits, now).failures) for b, limits in checked)
     counted = Attempt(
         own=_counted(attempt.own, ACCOUNT, now),
-        client=_counted(attempt.client, CLIENT, now),
+        client=attempt.client if attempt.trusted else _counted(attempt.client, CLIENT, now),
         hour=_counted(attempt.hour, HOUR, now),
+        trusted=attempt.trusted,
     )
     return Verdict(allowed=True, delay_s=delay), counted
 
@@ -111,12 +122,15 @@ def forgive(attempt: Attempt, now: datetime) -> Attempt:
     """After the right password: its own bucket starts afresh, the others drop the attempt."""
     return Attempt(
         own=Bucket(),
-        client=_uncounted(attempt.client, CLIENT, now),
+        client=attempt.client if attempt.trusted else _uncounted(attempt.client, CLIENT, now),
         hour=_uncounted(attempt.hour, HOUR, now),
+        trusted=attempt.trusted,
     )
 
 
 def _checked(attempt: Attempt) -> tuple[tuple[Bucket, Limits], ...]:
+    if attempt.trusted:
+        return ((attempt.own, ACCOUNT), (attempt.hour, HOUR))
     return ((attempt.own, ACCOUNT), (attempt.client, CLIENT), (attempt.hour, HOUR))
 
 

@@ -128,6 +128,39 @@ class Settings(BaseSettings):
         "so their timing does not tell whether an account exists.",
     )
 
+    # Rate limits (domain/rate_limits.py fixes the windows): per account where there is one,
+    # per client address as a generous backstop, since a carrier's NAT puts many honest
+    # people behind one address. Every API process shares them (PostgreSQL).
+    limit_registrations_per_address_hour: int = Field(default=100, ge=1)
+    limit_registrations_per_email_hour: int = Field(
+        default=3, ge=1, description="Registrations naming one e-mail address (each mails it)."
+    )
+    limit_bookings_per_account_minute: int = Field(default=600, ge=1)
+    limit_bookings_per_address_minute: int = Field(default=3000, ge=1)
+    limit_password_resets_per_account_hour: int = Field(default=5, ge=1)
+    limit_password_resets_per_address_hour: int = Field(default=100, ge=1)
+    limit_tracking_misses_per_address_15min: int = Field(
+        default=300,
+        ge=1,
+        description="Lookups of waybills that do not exist (enumeration); past it, every "
+        "lookup from the address answers 429 until the window ends.",
+    )
+    argon2_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="argon2 hashes one API process runs at once; unset means its core count. "
+        "With several API processes on one machine, set it to cores / processes.",
+    )
+    argon2_wait_max_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="How long a request waits for a hashing slot before it answers 503.",
+    )
+    consistency_waits_per_client: int = Field(
+        default=2, ge=1, description="Reads one client address may have waiting at once."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -127,12 +127,11 @@ class SignIn:
             if self.passwords.needs_rehash(credential.password_hash):
                 rehashed = self.passwords.hash(password)
                 credentials.set_password_hash(conn, credential.account_id, rehashed)
-            session = self._issue(conn, credential.account_id, credential.role, now)
-            device_token = (
-                None
-                if attempt.device_key
-                else sessions.trust_device(conn, credential.account_id, now)
-            )
+            device_key, device_token = attempt.device_key, None
+            if device_key is None:
+                device_token = sessions.trust_device(conn, credential.account_id, now)
+                device_key = sessions.device_key_of(device_token)
+            session = self._issue(conn, credential.account_id, credential.role, now, device_key)
         return SignedIn(
             credential.account_id,
             credential.role,
@@ -166,9 +165,15 @@ class SignIn:
             )
 
     def _issue(
-        self, conn: Connection[Any], account_id: UUID, role: str, now: datetime
+        self,
+        conn: Connection[Any],
+        account_id: UUID,
+        role: str,
+        now: datetime,
+        device_key: str | None,
     ) -> sessions.Issued:
-        return sessions.issue(conn, account_id, now, self.policy.lifetime(role).absolute)
+        lifetime = self.policy.lifetime(role).absolute
+        return sessions.issue(conn, account_id, now, lifetime, device_key)
 
     def session(self, token: str, now: datetime) -> sessions.Session | None:
         with self.pool.connection() as conn:
@@ -188,15 +193,26 @@ class SignIn:
         with self.pool.connection() as conn:
             sessions.revoke(conn, token, now)
 
-    def reauthenticate(self, account_id: UUID, password: str, client: str, now: datetime) -> None:
-        """Check a signed-in user's password again (before erasure or an e-mail change),
-        throttled like a login so a stolen session cannot guess it."""
+    def reauthenticate(
+        self,
+        account_id: UUID,
+        password: str,
+        client: str,
+        now: datetime,
+        session_token: str | None,
+    ) -> str | None:
+        """Check a signed-in user's password again (before erasure, an e-mail or password
+        change), throttled like a login in the bucket of the session's own device: a
+        stolen session cannot guess the password, and nobody can lock the customer out.
+        Returns that device's key. Without a session (a link followed from an e-mail), the
+        attempt counts as one from an untrusted device."""
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
+            device_key = sessions.session_device_key(conn, session_token) if session_token else None
         if credential is None:
             raise wrong_credentials()
         verdict = self.throttle.begin(
-            account_key=credential.user_key, client=client, device_key=None, now=now
+            account_key=credential.user_key, client=client, device_key=device_key, now=now
         )
         if not verdict.allowed:
             raise TooManyAttempts(
@@ -206,33 +222,42 @@ class SignIn:
         if not self.passwords.verify(credential.password_hash, password):
             raise Unauthenticated("The password is wrong.", code="invalid_password")
         self.throttle.succeeded(
-            account_key=credential.user_key, client=client, device_key=None, now=now
+            account_key=credential.user_key, client=client, device_key=device_key, now=now
         )
+        return device_key
 
     def disable_second_factor(
-        self, account_id: UUID, password: str, code: str, client: str, now: datetime
+        self,
+        account_id: UUID,
+        password: str,
+        code: str,
+        client: str,
+        now: datetime,
+        session_token: str | None,
     ) -> None:
         """Turn a customer's second factor off: the password, then a code, each throttled
-        as a login attempt."""
-        self.reauthenticate(account_id, password, client, now)
+        as a login attempt on the session's own device."""
+        device_key = self.reauthenticate(account_id, password, client, now, session_token)
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
         assert credential is not None  # reauthenticate refuses an account without one
         key = credential.user_key
-        verdict = self.throttle.begin(account_key=key, client=client, device_key=None, now=now)
+        verdict = self.throttle.begin(
+            account_key=key, client=client, device_key=device_key, now=now
+        )
         if not verdict.allowed:
             raise TooManyAttempts(
                 "Too many wrong codes; wait before trying again.",
                 retry_after_s=verdict.retry_after_s or 60,
             )
         self.second_factor.disable(account_id, code, now)
-        self.throttle.succeeded(account_key=key, client=client, device_key=None, now=now)
+        self.throttle.succeeded(account_key=key, client=client, device_key=device_key, now=now)
 
     def confirm_email(self, token: str, password: str, client: str, now: datetime) -> Written:
         """Verify a registration's address, proved by the password of the account that
         registered it; a wrong password leaves the link usable."""
         account_id = self.identity.link_owner(token, tokens.Purpose.VERIFY_EMAIL)
-        self.reauthenticate(account_id, password, client, now)
+        self.reauthenticate(account_id, password, client, now, None)
         return self.identity.verify_email(token, account_id, now)
 
     def confirm_email_change(
@@ -240,19 +265,25 @@ class SignIn:
     ) -> Written:
         """Confirm a new address, proved by the password of the account that asked for it."""
         account_id = self.identity.link_owner(token, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
-        self.reauthenticate(account_id, password, client, now)
+        self.reauthenticate(account_id, password, client, now, None)
         return self.identity.confirm_email_change(token, account_id, now)
 
     def change_password(
-        self, account_id: UUID, current: str, new: str, client: str, now: datetime
+        self,
+        account_id: UUID,
+        current: str,
+        new: str,
+        client: str,
+        now: datetime,
+        session_token: str,
     ) -> SignedIn:
         """Replace the password, end every session, and start one fresh session."""
-        self.reauthenticate(account_id, current, client, now)
+        device_key = self.reauthenticate(account_id, current, client, now, session_token)
         self._set_password(account_id, new, now, by_reset=False)
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
             assert credential is not None
-            session = self._issue(conn, account_id, credential.role, now)
+            session = self._issue(conn, account_id, credential.role, now, device_key)
         enrolment_due = mfa_rules.required_for(credential.role) and not (
             self.second_factor.enabled(account_id)
         )
@@ -269,16 +300,14 @@ class SignIn:
     def reset_password(self, token: str, new: str, now: datetime) -> None:
         """The password rules are checked before the token is used: a weak choice leaves
         the link working for a better one."""
+        account_id = self.identity.link_owner(token, tokens.Purpose.RESET_PASSWORD)
+        self._check_new_password(account_id, new)
+        new_hash = self.passwords.hash(new)  # a server too busy to hash leaves the link too
         with self.pool.connection() as conn:
-            found = tokens.peek(conn, token, tokens.Purpose.RESET_PASSWORD)
-        if found is None:
-            raise invalid_link()
-        self._check_new_password(found.account_id, new)
-        with self.pool.connection() as conn:
-            redeemed = tokens.redeem(conn, token, tokens.Purpose.RESET_PASSWORD)
+            redeemed = tokens.redeem(conn, token, tokens.Purpose.RESET_PASSWORD, account_id)
         if redeemed is None:
             raise invalid_link()
-        self._set_password(redeemed.account_id, new, now, by_reset=True)
+        self._store_password(account_id, new_hash, now, by_reset=True)
 
     def _check_new_password(self, account_id: UUID, new: str) -> None:
         account = self.identity.account(account_id)
@@ -288,11 +317,17 @@ class SignIn:
 
     def _set_password(self, account_id: UUID, new: str, now: datetime, *, by_reset: bool) -> None:
         self._check_new_password(account_id, new)
+        new_hash = self.passwords.hash(new)  # before the transaction: no connection waits on it
+        self._store_password(account_id, new_hash, now, by_reset=by_reset)
+
+    def _store_password(
+        self, account_id: UUID, new_hash: str, now: datetime, *, by_reset: bool
+    ) -> None:
         # First, so that no crash can leave a change asked for under the old password.
         reason = "password_reset" if by_reset else "password_changed"
         self.identity.drop_pending_email_change(account_id, reason, now)
         with self.pool.connection() as conn, conn.transaction():
-            user_key = credentials.change_password(conn, account_id, self.passwords.hash(new), now)
+            user_key = credentials.change_password(conn, account_id, new_hash, now)
             sessions.revoke_all(conn, account_id, now)
             sessions.forget_devices(conn, account_id)
             tokens.revoke_all(conn, account_id, tokens.Purpose.RESET_PASSWORD)
@@ -300,9 +335,11 @@ class SignIn:
             self.throttle.clear_account(user_key)  # the e-mail proved it is the real customer
         self.identity.accounts.record_password_change(account_id, now, by_reset=by_reset)
 
-    def erase(self, account_id: UUID, password: str, client: str, now: datetime) -> None:
+    def erase(
+        self, account_id: UUID, password: str, client: str, now: datetime, session_token: str
+    ) -> None:
         """Erase the signed-in customer after checking their password once more."""
-        self.reauthenticate(account_id, password, client, now)
+        self.reauthenticate(account_id, password, client, now, session_token)
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
         self.identity.erase(account_id, now)

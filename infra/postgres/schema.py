@@ -10,6 +10,7 @@ from infra.postgres import (
     linked_parties,
     mfa,
     publications,
+    rate_limits,
     sessions,
     throttle,
     tokens,
@@ -26,6 +27,7 @@ DDL: tuple[str, ...] = (
     *sessions.DDL,
     *mfa.DDL,
     *throttle.DDL,
+    *rate_limits.DDL,
     *waiting_parties.DDL,
     *linked_parties.DDL,
 )

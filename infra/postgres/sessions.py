@@ -5,6 +5,8 @@ lifetime; logout revokes one, a password change or reset revokes all of an accou
 A device token is given at each successful login and lets that device past the lock
 an attacker may have put on the account (OWASP's "device cookie"); it expires, and a
 password change or reset, or signing out everywhere, forgets every one of the account's.
+A session remembers the device it was issued to, so re-authentication inside it counts
+against that device's bucket, never the one anyone can fill with wrong passwords.
 """
 
 import hashlib
@@ -33,6 +35,7 @@ DDL = (
         revoked_at timestamptz
     )""",
     "CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id)",
+    "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS device_key text",
     """CREATE TABLE IF NOT EXISTS trusted_devices (
         token_hash bytea PRIMARY KEY,
         account_id uuid NOT NULL REFERENCES credentials ON DELETE CASCADE,
@@ -65,15 +68,37 @@ def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def issue(conn: Connection[Any], account_id: UUID, now: datetime, lifetime: timedelta) -> Issued:
+def issue(
+    conn: Connection[Any],
+    account_id: UUID,
+    now: datetime,
+    lifetime: timedelta,
+    device_key: str | None = None,
+) -> Issued:
+    """A new session, issued to the trusted device `device_key` (device_key_of)."""
     token = SESSION_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + lifetime
     conn.execute(
-        """INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at)
-           VALUES (%s, %s, %s, %s, %s)""",
-        (digest(token), account_id, now, now, expires_at),
+        """INSERT INTO sessions
+               (token_hash, account_id, created_at, last_seen_at, expires_at, device_key)
+           VALUES (%s, %s, %s, %s, %s, %s)""",
+        (digest(token), account_id, now, now, expires_at, device_key),
     )
     return Issued(token, expires_at)
+
+
+def device_key_of(device_token: str) -> str:
+    """The stable key of a trusted device, as the throttle and sessions name it."""
+    return digest(device_token).hex()
+
+
+def session_device_key(conn: Connection[Any], token: str) -> str:
+    """The device a session was issued to; for a session older than that record, a key
+    of the session itself (it, too, was earned with the password)."""
+    row = conn.execute(
+        "SELECT device_key FROM sessions WHERE token_hash = %s", (digest(token),)
+    ).fetchone()
+    return row[0] if row and row[0] else f"session:{digest(token).hex()}"
 
 
 def authenticate(
@@ -173,7 +198,7 @@ def trusted_device_key(
            WHERE token_hash = %s AND account_id = %s AND created_at > %s""",
         (digest(token), account_id, now - lifetime),
     ).fetchone()
-    return digest(token).hex() if row else None
+    return device_key_of(token) if row else None
 
 
 def forget_devices(conn: Connection[Any], account_id: UUID) -> None:

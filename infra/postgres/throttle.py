@@ -45,13 +45,16 @@ class _Rows:
     own: str
     client: str
     hour: str
+    trusted: bool
 
 
 def _rows(account_key: str, client: str, device_key: str | None) -> _Rows:
     own = f"untrusted:{account_key}" if device_key is None else f"device:{account_key}:{device_key}"
     # Hashed only to keep addresses out of plain sight in the table; not a secret.
     address = hashlib.sha256(client.encode()).hexdigest()
-    return _Rows(account_key, own, f"client:{address}", f"hour:{account_key}")
+    return _Rows(
+        account_key, own, f"client:{address}", f"hour:{account_key}", device_key is not None
+    )
 
 
 def _lock(conn: Connection[Any], rows: _Rows) -> Attempt:
@@ -61,7 +64,12 @@ def _lock(conn: Connection[Any], rows: _Rows) -> Attempt:
         row = conn.execute(_LOCK_ROW, (bucket_id, owners[bucket_id])).fetchone()
         assert row is not None  # an upsert with RETURNING always returns its row
         buckets[bucket_id] = Bucket(failures=row[0], window_started_at=row[1])
-    return Attempt(own=buckets[rows.own], client=buckets[rows.client], hour=buckets[rows.hour])
+    return Attempt(
+        own=buckets[rows.own],
+        client=buckets[rows.client],
+        hour=buckets[rows.hour],
+        trusted=rows.trusted,
+    )
 
 
 def _store(conn: Connection[Any], rows: _Rows, attempt: Attempt) -> None:

@@ -100,16 +100,6 @@ def redeem(
     return Redeemed(row[0], row[1]) if row else None
 
 
-def peek(conn: Connection[Any], token: str, purpose: Purpose) -> Redeemed | None:
-    """What `redeem` would give, without using the token."""
-    row = conn.execute(
-        """SELECT account_id, payload FROM one_time_tokens
-           WHERE token_hash = %s AND purpose = %s AND used_at IS NULL AND expires_at > now()""",
-        (digest(token), purpose.value),
-    ).fetchone()
-    return Redeemed(row[0], row[1]) if row else None
-
-
 def revoke_all(conn: Connection[Any], account_id: UUID, purpose: Purpose) -> None:
     conn.execute(
         """UPDATE one_time_tokens SET used_at = now()

@@ -1,7 +1,5 @@
 """The composition root: builds every application and pool from a Settings object."""
 
-import threading
-
 from psycopg import sql
 
 from commands.accounts.application import Accounts
@@ -9,11 +7,14 @@ from commands.accounts.identity import Identity
 from commands.accounts.signin import SignIn
 from commands.container import Applications, Container
 from commands.party_links import PartyLinks
+from commands.rate_limits import RateLimits
 from commands.shipments import Shipments
+from commands.wait_slots import WaitSlots
 from consumers import generations
 from consumers.registry import PROJECTIONS
 from infra.postgres.connections import eventsourcing_env, make_pool, migration_lock
 from infra.postgres.device_key_cache import DeviceKeyCache
+from infra.postgres.rate_limits import RateBuckets
 from infra.postgres.schema import create_tables
 from infra.postgres.throttle import LoginThrottle
 from infra.security.keyring import Keyring
@@ -41,9 +42,10 @@ def build_applications(settings: Settings) -> Applications:
 def bootstrap(settings: Settings) -> Container:
     apps = build_applications(settings)
     pool = make_pool(settings.require_database_url(), settings.db_pool_size, "jalur-api")
-    waiters = threading.BoundedSemaphore(settings.consistency_max_waiters)
+    waiters = WaitSlots(settings.consistency_max_waiters, settings.consistency_waits_per_client)
     links = PartyLinks(pool, apps.keyring, apps.shipments)
     identity = Identity(apps.accounts, apps.keyring, pool, Passwords(settings), links)
     signin = SignIn(identity, LoginThrottle(pool), pool, settings)
     keys = DeviceKeyCache(settings.require_database_url())
-    return Container(settings, apps, pool, waiters, identity, signin, keys)
+    limits = RateLimits(RateBuckets(pool), settings)
+    return Container(settings, apps, pool, waiters, identity, signin, keys, limits)

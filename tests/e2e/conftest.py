@@ -80,11 +80,27 @@ def _healthy(url: str, cert: Path) -> bool:
         return False
 
 
+# Every e2e test, Schemathesis's generated requests included, registers, books and asks
+# for resets from 127.0.0.1 against one system: far more than one address does in an
+# hour. The limits themselves are tested in tests/integration/test_rate_limits.py.
+GENEROUS_LIMITS = {
+    "JALUR_LIMIT_REGISTRATIONS_PER_ADDRESS_HOUR": "100000",
+    "JALUR_LIMIT_REGISTRATIONS_PER_EMAIL_HOUR": "100000",
+    "JALUR_LIMIT_BOOKINGS_PER_ACCOUNT_MINUTE": "100000",
+    "JALUR_LIMIT_BOOKINGS_PER_ADDRESS_MINUTE": "100000",
+    "JALUR_LIMIT_PASSWORD_RESETS_PER_ACCOUNT_HOUR": "100000",
+    "JALUR_LIMIT_PASSWORD_RESETS_PER_ADDRESS_HOUR": "100000",
+    "JALUR_LIMIT_TRACKING_MISSES_PER_ADDRESS_15MIN": "100000",
+}
+
+
 def start_up(state_dir: Path, port: int) -> tuple[subprocess.Popen[str], Path]:
-    """`jalur up` with nothing configured but where to keep its state and which port to use."""
+    """`jalur up` with nothing configured but where to keep its state, which port to use
+    and limits wide enough for the whole suite from one address."""
     output = state_dir / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JALUR_")}
     env |= {"JALUR_STATE_DIR": str(state_dir), "JALUR_API_PORT": str(port), "PYTHONPATH": str(ROOT)}
+    env |= GENEROUS_LIMITS
     with output.open("a") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "infra.runtime.cli", "up"],

@@ -119,3 +119,13 @@ def test_buckets_whose_windows_ended_are_purged_and_live_ones_kept(
     assert throttle.purge(later) == 3, "the old attempt's account, hour and address rows"
     assert attempt(throttle, "10.0.0.3", now=later).allowed
     assert throttle.purge(later) == 0, "nothing live is purged"
+
+
+def test_a_stuffer_locking_the_customers_address_never_locks_the_customers_device(
+    throttle: LoginThrottle,
+) -> None:
+    for n in range(CLIENT_LOCK_AT):
+        throttle.begin(account_key=f"stuffed-{n}", client=CUSTOMER, device_key=None, now=NOW)
+
+    assert not attempt(throttle, CUSTOMER).allowed
+    assert attempt(throttle, CUSTOMER, DEVICE) == Verdict(allowed=True)

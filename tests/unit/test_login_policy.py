@@ -55,7 +55,8 @@ class Store:
         return f"{own}:{account}", f"client:{client}", f"hour:{account}"
 
     def _attempt(self, ids: tuple[str, str, str]) -> Attempt:
-        return Attempt(*(self.buckets.get(i, Bucket()) for i in ids))
+        trusted = not ids[0].startswith(UNTRUSTED)
+        return Attempt(*(self.buckets.get(i, Bucket()) for i in ids), trusted=trusted)
 
     def _store(self, ids: tuple[str, str, str], attempt: Attempt) -> None:
         self.buckets.update(zip(ids, (attempt.own, attempt.client, attempt.hour), strict=True))
@@ -139,6 +140,26 @@ def test_an_address_is_slowed_after_20_failures_and_locked_at_100_across_account
     assert {v.delay_s for v in verdicts[CLIENT_DELAY_FROM:CLIENT_LOCK_AT]} == {1.0}
     assert verdicts[CLIENT_LOCK_AT] == Verdict(allowed=False, retry_after_s=900)
     assert store.begin(UNTRUSTED, CUSTOMER, START, account="account-0") == Verdict(allowed=True)
+
+
+def test_a_stuffer_behind_a_nat_never_locks_its_neighbours_trusted_devices_out() -> None:
+    store = Store()
+    for n in range(CLIENT_LOCK_AT):
+        store.begin(UNTRUSTED, ATTACKER, START, account=f"account-{n}")
+    assert not store.begin(UNTRUSTED, ATTACKER, START, account="neighbour").allowed
+
+    assert store.begin(DEVICE, ATTACKER, START, account="neighbour") == Verdict(allowed=True)
+    store.succeeded(DEVICE, ATTACKER, START, account="neighbour")
+    assert store.failures("client:" + ATTACKER, START, CLIENT) == CLIENT_LOCK_AT
+
+
+def test_failures_on_a_trusted_device_are_not_counted_against_the_address() -> None:
+    store = Store()
+
+    fail(store, ACCOUNT_LOCK_AT, DEVICE, CUSTOMER, START)
+
+    assert store.failures("client:" + CUSTOMER, START, CLIENT) == 0
+    assert not store.begin(DEVICE, CUSTOMER, START).allowed
 
 
 def test_the_right_password_resets_the_untrusted_bucket_and_forgives_the_attempt() -> None:
