@@ -88,7 +88,9 @@ def test_a_password_reset_cancels_a_pending_email_change(api: Api) -> None:
     )
     assert reset.status_code == 200, reset.text
 
-    confirmed = api.client.post("/v1/email-changes/confirm", json={"token": confirm})
+    # The attacker knows the old password, which is all a confirmation asks for.
+    proof = {"token": confirm, "password": victim["password"]}
+    confirmed = api.client.post("/v1/email-changes/confirm", json=proof)
     assert confirmed.status_code == 422, confirmed.text
     assert confirmed.json()["error"]["code"] == "invalid_token"
     me = _profile(api, victim, new_password)
@@ -108,7 +110,9 @@ def test_a_password_change_cancels_a_pending_email_change(api: Api) -> None:
     )
     assert changed.status_code == 200, changed.text
 
-    confirmed = api.client.post("/v1/email-changes/confirm", json={"token": confirm})
+    # The attacker knows the old password, which is all a confirmation asks for.
+    proof = {"token": confirm, "password": victim["password"]}
+    confirmed = api.client.post("/v1/email-changes/confirm", json=proof)
     assert confirmed.status_code == 422, confirmed.text
     assert _profile(api, victim, new_password)["email"] == victim["email"]
 
@@ -126,7 +130,8 @@ def test_the_old_address_cancels_a_pending_change_and_signs_everyone_out(api: Ap
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "email_change_cancelled"
     assert api.client.get("/v1/me", headers=attacker_session).status_code == 401
-    assert api.client.post("/v1/email-changes/confirm", json={"token": confirm}).status_code == 422
+    proof = {"token": confirm, "password": victim["password"]}
+    assert api.client.post("/v1/email-changes/confirm", json=proof).status_code == 422
     me = _profile(api, victim)
     assert (me["email"], me["pending_email"]) == (victim["email"], None)
     account = api.container.accounts.account(api.account_id(victim["user_id"]))
@@ -138,7 +143,8 @@ def test_the_old_address_undoes_a_change_the_attacker_already_confirmed(api: Api
     change_id = _ask_for_email_change(api, victim, ATTACKER_ADDRESS)
     cancel = _cancel_link(api, victim, change_id)  # in the notice to the old address
     confirm = _confirm_link(api, victim, change_id)
-    assert api.client.post("/v1/email-changes/confirm", json={"token": confirm}).status_code == 200
+    proof = {"token": confirm, "password": victim["password"]}  # the attacker knows it
+    assert api.client.post("/v1/email-changes/confirm", json=proof).status_code == 200
     attacker_session = bearer(sign_in(api, victim["user_id"], victim["password"]))
     assert api.client.get("/v1/me", headers=attacker_session).json()["email"] == ATTACKER_ADDRESS
     second = _ask_for_email_change(api, victim, "mallory2@evil.example")
