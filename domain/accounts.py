@@ -25,6 +25,7 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset(Role) - {Role.CUSTOMER}
+HUB_ROLES = frozenset({Role.COURIER, Role.HUB_OPERATOR})  # they scan, so they belong to a hub
 RESET_COOLDOWN = timedelta(minutes=5)
 USER_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,31}$"
 _USER_ID = re.compile(USER_ID_PATTERN)
@@ -75,6 +76,20 @@ class Account(Aggregate):
         self.pending_change: tuple[UUID, str] | None = None
         self.erased_at: datetime | None = None
         self.reset_requested_at: datetime | None = None
+        self.hub: str | None = None
+
+    def assign_hub(self, hub: str, now: datetime) -> None:
+        """Staff who scan belong to a hub (domain/custody.py); the assignment is kept for audit."""
+        self._require_live()
+        if self.role not in HUB_ROLES:
+            raise RuleViolation(
+                "Only couriers and hub operators belong to a hub.", code="no_hub_role"
+            )
+        self._hub_assigned(hub=hub, assigned_at=now)
+
+    @event("HubAssigned")
+    def _hub_assigned(self, hub: str, assigned_at: datetime) -> None:
+        self.hub = hub
 
     def _require_live(self) -> None:
         if self.erased_at is not None:

@@ -75,6 +75,9 @@ class Accounts(Application[UUID]):
     def request_password_reset(self, account_id: UUID, now: datetime) -> Written:
         return self._change(account_id, lambda account: account.request_password_reset(now))
 
+    def assign_hub(self, account_id: UUID, hub: str, now: datetime) -> Written:
+        return self._change(account_id, lambda account: account.assign_hub(hub, now))
+
     def erase(self, account_id: UUID, now: datetime) -> Written:
         return self._change(account_id, lambda account: account.erase(now))
 

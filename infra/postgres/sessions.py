@@ -47,6 +47,7 @@ class Session:
     must_change_password: bool
     created_at: datetime
     expires_at: datetime
+    hub_code: str | None = None  # a courier's or hub operator's hub
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def authenticate(
         return None
     row = conn.execute(
         """SELECT s.account_id, c.role, c.status, c.must_change_password, s.created_at,
-                  s.expires_at, s.last_seen_at
+                  s.expires_at, c.hub_code, s.last_seen_at
            FROM sessions s JOIN credentials c USING (account_id)
            WHERE s.token_hash = %s AND s.revoked_at IS NULL
              AND s.expires_at > %s AND s.last_seen_at > %s""",
@@ -86,11 +87,11 @@ def authenticate(
     ).fetchone()
     if row is None:
         return None
-    if now - row[6] >= LAST_SEEN_GRANULARITY:  # one write a minute, not one per request
+    if now - row[7] >= LAST_SEEN_GRANULARITY:  # one write a minute, not one per request
         conn.execute(
             "UPDATE sessions SET last_seen_at = %s WHERE token_hash = %s", (now, digest(token))
         )
-    return Session(*row[:6])
+    return Session(*row[:7])
 
 
 def revoke(conn: Connection[Any], token: str, now: datetime) -> None:
