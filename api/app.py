@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import (
     accounts,
     audit,
+    exceptions,
     health,
     me,
     my_shipments,
@@ -52,7 +53,10 @@ def create_app(container: Container | Callable[[], Container]) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(Observe)  # added last, so outermost: every answer passes here
-    routers = (health, shipments, tracking, accounts, sessions, me, my_shipments, privacy, audit)
+    routers = (
+        *(health, shipments, tracking, accounts, sessions, me, my_shipments, privacy, audit),
+        exceptions,
+    )
     for module in routers:
         # Route by route: an included router is resolved again on every request (FastAPI
         # 0.16x), which was 5% of a scan's CPU. The routes carry their prefix and tags.
