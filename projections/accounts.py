@@ -66,6 +66,7 @@ ASSIGNMENTS: dict[str, tuple[LiteralString, ...]] = {
     ),
     "AccountPasswordChanged": ("password_changed_at = %(changed_at)s",),
     "AccountPasswordResetRequested": (),
+    "AccountHubAssigned": (),  # the hub is read from credentials; the event is for audit
     "AccountErased": (
         "erased_at = %(erased_at)s",
         "user_id = NULL",
