@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.areas import is_known_area
-from domain.errors import RuleViolation
+from domain.errors import Conflict, RuleViolation
 from domain.scans import ScanKind
 
 RELATIONSHIPS = ("addressee", "family", "colleague", "neighbour", "security", "other")
@@ -111,6 +111,25 @@ def check_custody(
             "A delivery outcome is recorded only in the destination's city.",
             code="delivery_outside_destination",
         )
+
+
+def check_outcomes_kept(fact: Fact, history: Sequence[Fact]) -> None:
+    """A late change of hands (a courier's or a hub's scan timed before a recorded outcome)
+    must not make that outcome one by a courier who no longer held the parcel then."""
+    if fact.kind not in AT_HUB and fact.kind is not ScanKind.WITH_COURIER:
+        return
+    later = [f for f in history if f.kind in OUTCOMES and f.scanned_at >= fact.scanned_at]
+    if not later:
+        return
+    changed = sorted([*history, fact], key=lambda f: f.scanned_at)
+    for outcome in later:
+        held = holder(history, outcome.scanned_at) == outcome.actor
+        if held and holder(changed, outcome.scanned_at) != outcome.actor:
+            raise Conflict(
+                "This scan would take the parcel from the courier who recorded a later "
+                "delivery outcome.",
+                code="custody_conflict",
+            )
 
 
 def check_relationship(relationship: str | None) -> None:

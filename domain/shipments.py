@@ -206,6 +206,8 @@ class Shipment(Aggregate):
             self.destination,
             self.history,
         )
+        fact = Fact(scan.scanned_at, known.kind, scan.location, scan.actor)
+        custody.check_outcomes_kept(fact, self.history)
         return known.kind
 
     def _sealed(self, scan: Scan, sealer: Sealer) -> dict[str, str | None]:

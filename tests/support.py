@@ -49,6 +49,7 @@ def transit_scan(step: int, *, at: datetime | None = None) -> Scan:
         scanned_at=at or T0 + timedelta(minutes=step),
         location="CGK10000",
         actor="key_test",
+        hub="CGK10000",
     )
 
 

@@ -56,7 +56,7 @@ def test_batch_with_an_invalid_awb_stores_nothing(app: Shipments) -> None:
 
 
 def test_batch_lists_every_bad_item_with_its_index_and_code(app: Shipments) -> None:
-    awb = given_shipment(app, a_scan("IP3", hours(0.5)), a_scan("D01", hours(5)))
+    awb = given_shipment(app, a_scan("IP3", hours(1.5)), a_scan("D01", hours(5)))
     batch = [
         (awb, a_scan("OP1", hours(1))),
         (awb, a_scan("XYZ", hours(2))),

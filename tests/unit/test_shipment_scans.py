@@ -49,8 +49,8 @@ def test_scan_timed_at_the_delivery_itself_is_rejected(app: Shipments) -> None:
 
 
 def test_late_scan_timed_before_the_delivery_is_accepted(app: Shipments) -> None:
-    awb = given_shipment(app, a_scan("IP3", hours(1)), a_scan("D01", hours(5)))
-    late = a_scan("OP1", hours(1))
+    awb = given_shipment(app, a_scan("IP3", hours(2)), a_scan("D01", hours(5)))
+    late = a_scan("OP1", hours(1))  # before the courier took it
 
     [event] = when_scanned(app, awb, late)
 
