@@ -53,6 +53,14 @@ def transit_scan(step: int, *, at: datetime | None = None) -> Scan:
     )
 
 
+COURIER = "account:00000000-0000-4000-8000-00000000c0c0"  # a courier of hub SUB60000
+
+
+def courier_scan(code: str, at: datetime, location: str = "SUB60111", **extra: Any) -> Scan:
+    """A scan by a courier of the Surabaya hub, where booking()'s parcels go."""
+    return Scan(uuid4(), code, at, location, COURIER, hub="SUB60000", by_courier=True, **extra)
+
+
 def book_and_scan(shipments: Shipments, count: int, rounds: int = 0) -> list[str]:
     """Book `count` shipments, then give each `rounds` hub scans; return their AWBs."""
     awbs = [shipments.book(booking(n), actor="key_test", now=BOOKED_AT).awb for n in range(count)]
