@@ -8,6 +8,7 @@ at the scan's time, and only in the destination's city. Everything else that loo
 (a misroute, a jump between cities) is accepted and recorded as an anomaly for staff.
 """
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,7 +119,8 @@ def check_outcomes_kept(fact: Fact, history: Sequence[Fact]) -> None:
     must not make that outcome one by a courier who no longer held the parcel then."""
     if fact.kind not in AT_HUB and fact.kind is not ScanKind.WITH_COURIER:
         return
-    later = [f for f in history if f.kind in OUTCOMES and f.scanned_at >= fact.scanned_at]
+    start = bisect_left(history, fact.scanned_at, key=_time)
+    later = [f for f in history[start:] if f.kind in OUTCOMES]
     if not later:
         return
     changed = sorted([*history, fact], key=lambda f: f.scanned_at)
@@ -148,10 +150,14 @@ def anomalies(fact: Fact, history: Sequence[Fact], origin: str, destination: str
     route = {city_code(origin), city_code(destination)}
     if fact.kind is ScanKind.ARRIVED_AT_HUB and city_code(fact.location) not in route:
         found.append(MISROUTE)
-    before = [f for f in history if f.scanned_at <= fact.scanned_at]
-    if before:
-        last = before[-1]
+    up_to = bisect_right(history, fact.scanned_at, key=_time)
+    if up_to:
+        last = history[up_to - 1]
         moved = city_code(last.location) != city_code(fact.location)
         if moved and last.kind is not ScanKind.DEPARTED_HUB:
             found.append(LOCATION_JUMP)
     return found
+
+
+def _time(fact: Fact) -> datetime:
+    return fact.scanned_at
