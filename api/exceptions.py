@@ -13,11 +13,13 @@ from api.access import allow
 from api.consistency import Token, wait_for
 from api.deps import ContainerDep
 from api.errors import error_responses
+from domain.custody import LOCATION_JUMP, MISROUTE
 from domain.errors import RuleViolation
 from projections import custody_queries
 
 router = APIRouter(prefix="/v1", tags=["custody"])
 PAGE_MAX = 200
+ANOMALIES = (MISROUTE, LOCATION_JUMP)
 
 
 class CustodyException(BaseModel):
@@ -70,6 +72,8 @@ def _next(row: dict[str, Any]) -> str:
 def _cursor(after: str) -> tuple[str, UUID, str]:
     try:
         recorded_at, scan_id, anomaly = base64.urlsafe_b64decode(after).decode().split("|")
+        if anomaly not in ANOMALIES:
+            raise ValueError(anomaly)
         return datetime.fromisoformat(recorded_at).isoformat(), UUID(scan_id), anomaly
     except ValueError:
         raise RuleViolation(

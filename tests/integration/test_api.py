@@ -251,7 +251,7 @@ def test_a_revoked_key_is_refused(api: Api, settings: Settings) -> None:
 
     def refused() -> bool:
         answers.append(api.client.post("/v1/shipments", json=booking_body(), headers=api.headers))
-        return answers[-1].status_code != 201
+        return bool(answers[-1].status_code != 201)
 
     assert wait_until(refused, timeout=5, interval=0.01)
     assert answers[-1].status_code == 401

@@ -22,7 +22,9 @@ from commands.container import Container
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
 from domain.accounts import Role
+from domain.errors import DomainError
 from infra.messaging.relay import Relay
+from infra.postgres import credentials
 from infra.postgres.device_keys import create_key
 from infra.runtime.bootstrap import bootstrap
 from infra.settings import Settings
@@ -126,7 +128,7 @@ def test_a_day_late_upload_misroute_handover_and_offline_delivery(day: Day) -> N
         day.scan("cgk", awb, "OP3", at(20), "CGK10000"),
         day.scan("srg", awb, "IP1", at(30), "SRG50000"),  # misrouted through Semarang
         day.scan("srg", awb, "OP3", at(40), "SRG50000"),
-        day.scan("sub", awb, "IP1", at(50), "SUB60000"),
+        day.scan("operator_sub", awb, "IP1", at(50), "SUB60000"),  # a hub operator, signed in
         day.scan("courier_a", awb, "IP3", at(60), "SUB60111"),
         day.scan("courier_b", awb, "IP3", at(80), "SUB60115"),  # shift handover
     ]
@@ -168,6 +170,40 @@ def test_a_day_late_upload_misroute_handover_and_offline_delivery(day: Day) -> N
     assert [(e["anomaly"], e["code"], e["location"]) for e in mine] == [
         ("misroute", "IP1", "SRG50000")
     ]
+
+
+@pytest.mark.parametrize(
+    ("role", "hub", "code"),
+    [
+        (Role.COURIER, None, "hub_required"),
+        (Role.HUB_OPERATOR, None, "hub_required"),
+        (Role.AUDITOR, "CGK10000", "no_hub_role"),
+        (Role.COURIER, "CGK1000", "invalid_hub"),
+        (Role.COURIER, "XYZ10000", "invalid_hub"),
+    ],
+)
+def test_staff_who_scan_need_a_hub_of_a_known_city_and_others_have_none(
+    day: Day, role: Role, hub: str | None, code: str
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        create_staff(
+            day.container.identity, role, "new-staff", PASSWORD, datetime.now(UTC), hub=hub
+        )
+
+    assert refused.value.code == code
+    with day.container.pool.connection() as conn:
+        assert credentials.by_user_key(conn, day.container.identity.user_key("new-staff")) is None
+
+
+def test_a_key_is_bound_only_to_a_courier_of_its_own_hub(day: Day) -> None:
+    with day.container.pool.connection() as conn:
+        for hub, account in [
+            ("CGK10000", day.accounts["courier_a"]),  # A works for Surabaya
+            ("SUB60000", day.accounts["operator_sub"]),  # not a courier
+            ("SUB60000", uuid4()),  # nobody
+        ]:
+            with pytest.raises(ValueError, match="no courier"):
+                create_key(conn, hub, "phone", account)
 
 
 def test_exceptions_are_for_hub_operators_admins_and_auditors_only(day: Day) -> None:
