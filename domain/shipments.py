@@ -144,14 +144,13 @@ class Shipment(Aggregate):
         """
         if scan.scan_id in self.scan_ids:
             return False
-        kind = self._check_scan(scan, now)
-        fact = Fact(scan.scanned_at, kind, scan.location, scan.actor)
+        fact = self._check_scan(scan, now)
         found = custody.anomalies(fact, self.history, self.origin, self.destination)
         personal = self._sealed(scan, sealer)
         self._scan_recorded(
             scan_id=scan.scan_id,
             code=scan.code,
-            kind=kind.value,
+            kind=fact.kind.value,
             scanned_at=scan.scanned_at,
             location=scan.location,
             actor=scan.actor,
@@ -177,7 +176,8 @@ class Shipment(Aggregate):
         Whoever records an outcome, and later takes COD cash, must be this courier."""
         return custody.holder(self.history, at)
 
-    def _check_scan(self, scan: Scan, now: datetime) -> ScanKind:
+    def _check_scan(self, scan: Scan, now: datetime) -> Fact:
+        """The scan as custody will know it, once every rule has passed."""
         known = SCAN_CODES.get(scan.code)
         if known is None:
             raise RuleViolation(f"Unknown scan code {scan.code!r}.", code="unknown_scan_code")
@@ -208,7 +208,7 @@ class Shipment(Aggregate):
         )
         fact = Fact(scan.scanned_at, known.kind, scan.location, scan.actor)
         custody.check_outcomes_kept(fact, self.history)
-        return known.kind
+        return fact
 
     def _sealed(self, scan: Scan, sealer: Sealer) -> dict[str, str | None]:
         personal = {
