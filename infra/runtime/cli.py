@@ -141,7 +141,7 @@ def keys_create(
     from infra.postgres.device_keys import create_key
 
     with _connect() as conn:
-        account = _courier_account(conn, courier) if courier else None
+        account = _account(conn, courier) if courier else None
         try:
             key_id, secret = create_key(conn, hub, label, account)
         except ValueError as error:
@@ -254,7 +254,32 @@ def users_create(
     console.print(f"created {role} {user_id} (account {account_id})")
 
 
-def _courier_account(conn: psycopg.Connection[tuple[object, ...]], user_id: str) -> UUID:
+@users_cli.command("assign-hub")
+def users_assign_hub(
+    user_id: Annotated[str, typer.Option("--user-id", help="A courier's or hub operator's.")],
+    hub: Annotated[str, typer.Option(help="Hub code, e.g. CGK10000.")],
+) -> None:
+    """Give a courier or hub operator their hub (staff made before hubs have none)."""
+    from datetime import UTC, datetime
+
+    from commands.accounts.staff import assign_hub
+    from domain.errors import DomainError
+    from infra.runtime.bootstrap import bootstrap
+
+    with _connect() as conn:
+        account = _account(conn, user_id)
+    container = bootstrap(Settings())
+    try:
+        assign_hub(container.identity, account, hub, datetime.now(UTC))
+    except DomainError as error:
+        console.print(f"refused: {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    console.print(f"{user_id} belongs to hub {hub}")
+
+
+def _account(conn: psycopg.Connection[tuple[object, ...]], user_id: str) -> UUID:
     """The account of a user id, found by its blind index (the master key is needed)."""
     from domain.accounts import normalise_user_id
     from infra.postgres import credentials

@@ -29,7 +29,7 @@ from infra.postgres.device_keys import create_key
 from infra.runtime.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.integration.test_api import booking_body
-from tests.support import Threads, database_snapshot, run_at_once, wait_until
+from tests.support import Threads, database_snapshot, run_at_once, run_jalur, wait_until
 
 PASSWORD = "kurir jalur pagi hari"
 Item = tuple[str, str, str, datetime, UUID]  # who, AWB, code, scan time, scan id
@@ -193,6 +193,32 @@ def test_staff_who_scan_need_a_hub_of_a_known_city_and_others_have_none(
     assert refused.value.code == code
     with day.container.pool.connection() as conn:
         assert credentials.by_user_key(conn, day.container.identity.user_key("new-staff")) is None
+
+
+def test_staff_made_before_hubs_scan_once_an_operator_gives_them_their_hub(
+    day: Day, settings: Settings
+) -> None:
+    with day.container.pool.connection() as conn:
+        conn.execute(
+            "UPDATE credentials SET hub_code = NULL WHERE account_id = %s",
+            (day.accounts["operator_sub"],),
+        )
+    awb, booked = day.book()
+    at = booked + timedelta(seconds=5)
+
+    before = day.scan("operator_sub", awb, "IP1", at, "SUB60000")
+    assigned = run_jalur(
+        settings, "users", "assign-hub", "--user-id", "operator-sub", "--hub", "SUB60000"
+    )
+    after = day.scan("operator_sub", awb, "IP1", at, "SUB60000")
+
+    assert (before.status_code, before.json()["error"]["code"]) == (422, "scanner_without_hub")
+    assert assigned.returncode == 0, assigned.stdout + assigned.stderr
+    assert after.status_code == 201, after.text
+    refused = run_jalur(
+        settings, "users", "assign-hub", "--user-id", "auditor", "--hub", "SUB60000"
+    )
+    assert (refused.returncode, "refused" in refused.stdout) == (1, True)
 
 
 def test_a_key_is_bound_only_to_a_courier_of_its_own_hub(day: Day) -> None:
