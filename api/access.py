@@ -35,6 +35,7 @@ RULES: dict[str, frozenset[str]] = {
     "customer": frozenset({Role.CUSTOMER}),
     "book": frozenset({Role.CUSTOMER, DEVICE}),
     "scan": frozenset({Role.COURIER, Role.HUB_OPERATOR, DEVICE}),
+    "exceptions": frozenset({Role.HUB_OPERATOR, Role.ADMIN, Role.AUDITOR}),
     "audit": frozenset({Role.AUDITOR}),
     "admin": frozenset({Role.ADMIN}),
 }
@@ -45,7 +46,9 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A devic
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a signed-in person (account and role) or a device (key)."""
+    """Who is calling: a signed-in person (account and role) or a device (key); for
+    scans, their hub and, where a courier scans (signed in, or with a key bound to them),
+    the courier's account."""
 
     kind: str  # a Role value, or DEVICE
     account_id: UUID | None = None
@@ -53,10 +56,15 @@ class Principal:
     session_token: str | None = None
     must_change_password: bool = False
     must_enrol_mfa: bool = False  # a role that needs a second factor and has none yet
+    hub: str | None = None
+    courier: UUID | None = None
 
     @property
     def actor(self) -> str:
-        """How events name who did something: never a person's name."""
+        """How events name who did something: never a person's name. A courier's bound
+        key acts as the courier, so custody names the person who holds the parcel."""
+        if self.courier is not None:
+            return f"account:{self.courier}"
         if self.device is not None:
             return self.device.key_id
         return f"account:{self.account_id}"
@@ -95,6 +103,8 @@ async def current_principal(
             session_token=bearer.credentials,
             must_change_password=session.must_change_password,
             must_enrol_mfa=mfa.required_for(session.role) and not session.mfa_enabled,
+            hub=session.hub_code,
+            courier=session.account_id if session.role == Role.COURIER else None,
         )
     if api_key:
         keys = container.device_keys
@@ -103,7 +113,7 @@ async def current_principal(
         )
         if device is None:
             raise Unauthenticated("The API key is unknown or revoked.", code="invalid_api_key")
-        return Principal(kind=DEVICE, device=device)
+        return Principal(kind=DEVICE, device=device, hub=device.hub_code, courier=device.courier)
     raise Unauthenticated(
         "Sign in (Authorization: Bearer …) or send a device key (X-API-Key).",
         code="unauthenticated",

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import (
     accounts,
     audit,
+    exceptions,
     health,
     me,
     mfa,
@@ -56,7 +57,7 @@ def create_app(container: Container | Callable[[], Container]) -> FastAPI:
     app.add_middleware(Observe)  # added last, so outermost: every answer passes here
     routers = (
         *(health, shipments, tracking, accounts, sessions, me, mfa, my_shipments, privacy),
-        *(audit, pages),
+        *(audit, exceptions, pages),
     )
     for module in routers:
         # Route by route: an included router is resolved again on every request (FastAPI

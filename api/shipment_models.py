@@ -1,6 +1,6 @@
 """Request and response bodies of the shipments API."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictInt
@@ -9,6 +9,8 @@ from domain.booking import Booking, Parcel, Party
 
 AreaCode = Annotated[str, Field(pattern=r"^[A-Z]{3}[0-9]{5}$", examples=["CGK10110"])]
 Dimension = Annotated[StrictInt, Field(ge=1, le=500, description="centimetres")]
+# domain/custody.py's RELATIONSHIPS, spelled out so the OpenAPI document lists them.
+Relationship = Literal["addressee", "family", "colleague", "neighbour", "security", "other"]
 
 
 class _Strict(BaseModel):
@@ -68,7 +70,9 @@ class ScanIn(_Strict):
     scanned_at: AwareDatetime
     location: AreaCode
     recipient_name: str | None = Field(default=None, min_length=1, max_length=100)
-    recipient_relationship: str | None = Field(default=None, min_length=1, max_length=50)
+    recipient_relationship: Relationship | None = Field(
+        default=None, description="Who took the parcel, as the addressee."
+    )
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
 

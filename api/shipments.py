@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel
 
-from api.access import PrincipalDep, allow
+from api.access import Principal, PrincipalDep, allow
 from api.deps import ContainerDep
 from api.errors import error_responses
 from api.shipment_models import (
@@ -79,7 +79,7 @@ async def record_scan(
     awb: str, body: ScanIn, container: ContainerDep, principal: PrincipalDep
 ) -> Response:
     """Record one scan of a shipment. A repeated scan_id answers 200 with the first result."""
-    scans = [(waybill.normalise(awb), _scan(body, principal.actor))]
+    scans = [(waybill.normalise(awb), _scan(body, principal))]
     (outcome,), written = await _committed(container, scans, batch=False)
     answer = ScanRecordedOut(
         **vars(outcome), consistency_token=container.consistency_token("shipments", written)
@@ -98,7 +98,7 @@ async def record_scans(
     body: ScanBatchIn, container: ContainerDep, principal: PrincipalDep
 ) -> Response:
     """Record up to 500 scans at once: all are stored, or none (422 lists the bad items)."""
-    scans = [(waybill.normalise(item.awb), _scan(item, principal.actor)) for item in body.scans]
+    scans = [(waybill.normalise(item.awb), _scan(item, principal)) for item in body.scans]
     outcomes, written = await _committed(container, scans, batch=True)
     answer = ScanBatchOut(
         scans=[ScanOut(**vars(o)) for o in outcomes],
@@ -118,13 +118,15 @@ def _json(answer: BaseModel, status_code: int) -> Response:
     return Response(answer.model_dump_json(), status_code, media_type="application/json")
 
 
-def _scan(body: ScanIn, actor: str) -> Scan:
+def _scan(body: ScanIn, principal: Principal) -> Scan:
     return Scan(
         scan_id=body.scan_id,
         code=body.code,
         scanned_at=body.scanned_at,
         location=body.location,
-        actor=actor,
+        actor=principal.actor,
+        hub=principal.hub,
+        by_courier=principal.courier is not None,
         recipient_name=body.recipient_name,
         recipient_relationship=body.recipient_relationship,
         latitude=body.latitude,

@@ -23,7 +23,8 @@ from pathlib import Path
 from process_tree import CLOCK_TICKS, cpu_ticks, postmaster_pids, pss_kib, tree
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("consume tracking", "consume accounts", "consume mail", "cli relay", "cli api",
+KINDS = ("consume tracking", "consume accounts", "consume mail", "consume custody", "cli relay",
+         "cli api",
          "watchdog", "jalur up", "tansu")  # fmt: skip
 
 

@@ -38,6 +38,7 @@ def scan(i: int) -> Scan:
         scanned_at=datetime.now(UTC),
         location=HUB,
         actor=ACTOR,
+        hub=HUB,  # a device of the hub it scans at (domain/custody.py)
     )
 
 

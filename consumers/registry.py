@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from psycopg import Cursor
 
 from domain.public import PublicEvent
-from projections import accounts, mail, tracking
+from projections import accounts, custody, mail, tracking
 
 
 class Projection(Protocol):
@@ -19,7 +19,7 @@ class Projection(Protocol):
     def apply(self, event: PublicEvent, cur: Cursor[Any]) -> None: ...
 
 
-_MODULES: tuple[ModuleType, ...] = (tracking, accounts, mail)
+_MODULES: tuple[ModuleType, ...] = (tracking, accounts, mail, custody)
 PROJECTIONS: dict[str, Projection] = {module.NAME: module for module in _MODULES}
 
 

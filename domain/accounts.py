@@ -25,6 +25,7 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset(Role) - {Role.CUSTOMER}
+HUB_ROLES = frozenset({Role.COURIER, Role.HUB_OPERATOR})  # they scan, so they belong to a hub
 RESET_COOLDOWN = timedelta(minutes=5)
 # How long the link in the notice to the old address can undo a confirmed e-mail change.
 EMAIL_CHANGE_UNDO = timedelta(days=7)
@@ -117,6 +118,20 @@ class Account(Aggregate):
         self.recent_changes: list[tuple[UUID, str | None, datetime]] = []
         self.erased_at: datetime | None = None
         self.reset_requested_at: datetime | None = None
+        self.hub: str | None = None
+
+    def assign_hub(self, hub: str, now: datetime) -> None:
+        """Staff who scan belong to a hub (domain/custody.py); the assignment is kept for audit."""
+        self._require_live()
+        if self.role not in HUB_ROLES:
+            raise RuleViolation(
+                "Only couriers and hub operators belong to a hub.", code="no_hub_role"
+            )
+        self._hub_assigned(hub=hub, assigned_at=now)
+
+    @event("HubAssigned")
+    def _hub_assigned(self, hub: str, assigned_at: datetime) -> None:
+        self.hub = hub
 
     def _require_live(self) -> None:
         if self.erased_at is not None:

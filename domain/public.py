@@ -30,10 +30,11 @@ PUBLIC_NAMES: dict[type[Any], tuple[str, int]] = {
     Account.MfaEnabled: ("AccountMfaEnabled", 1),  # type: ignore[attr-defined]
     Account.MfaDisabled: ("AccountMfaDisabled", 1),  # type: ignore[attr-defined]
     Account.RecoveryCodeUsed: ("AccountRecoveryCodeUsed", 1),  # type: ignore[attr-defined]
+    Account.HubAssigned: ("AccountHubAssigned", 1),  # type: ignore[attr-defined]
     PrivacyPolicy.Published: ("PrivacyPolicyPublished", 1),  # type: ignore[attr-defined]
     PrivacyPolicy.Revised: ("PrivacyPolicyRevised", 1),  # type: ignore[attr-defined]
     Shipment.Booked: ("ShipmentBooked", 2),
-    Shipment.ScanRecorded: ("ScanRecorded", 3),  # type: ignore[attr-defined]
+    Shipment.ScanRecorded: ("ScanRecorded", 4),
     Shipment.PartyLinked: ("ShipmentPartyLinked", 1),  # type: ignore[attr-defined]
     Waybill.Issued: ("WaybillIssued", 1),  # type: ignore[attr-defined]
 }

@@ -9,6 +9,7 @@ the customer's account when the caller matched one, else a subject of this shipm
 own, so erasing either makes the data unreadable wherever it was copied.
 """
 
+from bisect import insort
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain import custody
 from domain.booking import ROLES, Booking, opened_facts
+from domain.custody import Fact, Scanner
 from domain.errors import Conflict, RuleViolation
 from domain.scans import SCAN_CODES, TERMINAL_KINDS, ScanKind
 from domain.sealing import Sealer, SubjectErased
@@ -45,6 +48,12 @@ class Scan:
     recipient_relationship: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    hub: str | None = None  # the scanner's hub (domain/custody.py)
+    by_courier: bool = False  # the actor is a courier (signed in, or their bound key)
+
+    @property
+    def scanner(self) -> Scanner:
+        return Scanner(self.hub, self.actor if self.by_courier else None)
 
 
 class Shipment(Aggregate):
@@ -89,6 +98,7 @@ class Shipment(Aggregate):
         self.scan_ids: set[UUID] = set()
         self.closed_at: datetime | None = None
         self.failed_attempts = 0
+        self.history: list[Fact] = []  # in scan-time order
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "Shipment":
         """A copy for one command to change (the aggregate cache hands out copies, and a
@@ -98,6 +108,7 @@ class Shipment(Aggregate):
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.scan_ids = set(self.scan_ids)
+        clone.history = list(self.history)
         clone._pending_events = list(self._pending_events)
         return clone
 
@@ -133,12 +144,13 @@ class Shipment(Aggregate):
         """
         if scan.scan_id in self.scan_ids:
             return False
-        kind = self._check_scan(scan, now)
+        fact = self._check_scan(scan, now)
+        found = custody.anomalies(fact, self.history, self.origin, self.destination)
         personal = self._sealed(scan, sealer)
         self._scan_recorded(
             scan_id=scan.scan_id,
             code=scan.code,
-            kind=kind.value,
+            kind=fact.kind.value,
             scanned_at=scan.scanned_at,
             location=scan.location,
             actor=scan.actor,
@@ -147,10 +159,25 @@ class Shipment(Aggregate):
             latitude=personal["latitude"],
             longitude=personal["longitude"],
             recorded_at=now,
+            anomalies=found,
         )
         return True
 
-    def _check_scan(self, scan: Scan, now: datetime) -> ScanKind:
+    @property
+    def origin(self) -> str:
+        return str(self.booking["shipper"]["area"])
+
+    @property
+    def destination(self) -> str:
+        return str(self.booking["receiver"]["area"])
+
+    def holder(self, at: datetime) -> str | None:
+        """Who holds the parcel at `at`: the courier's actor, or None (a hub, or nobody yet).
+        Whoever records an outcome, and later takes COD cash, must be this courier."""
+        return custody.holder(self.history, at)
+
+    def _check_scan(self, scan: Scan, now: datetime) -> Fact:
+        """The scan as custody will know it, once every rule has passed."""
         known = SCAN_CODES.get(scan.code)
         if known is None:
             raise RuleViolation(f"Unknown scan code {scan.code!r}.", code="unknown_scan_code")
@@ -160,6 +187,8 @@ class Shipment(Aggregate):
             raise RuleViolation("A scan cannot precede the booking.", code="scan_before_booking")
         if known.kind is ScanKind.DELIVERED and not scan.recipient_name:
             raise RuleViolation("A delivery needs the recipient's name.", code="pod_incomplete")
+        custody.check_relationship(scan.recipient_relationship)
+        custody.check_location(scan.scanner, scan.location)
         if self.closed_at is not None and (
             known.kind in TERMINAL_KINDS or scan.scanned_at >= self.closed_at
         ):
@@ -169,7 +198,17 @@ class Shipment(Aggregate):
                 "A shipment is returned only after a failed delivery.",
                 code="return_without_failed_delivery",
             )
-        return known.kind
+        custody.check_custody(
+            scan.scanner,
+            known.kind,
+            scan.location,
+            scan.scanned_at,
+            self.destination,
+            self.history,
+        )
+        fact = Fact(scan.scanned_at, known.kind, scan.location, scan.actor)
+        custody.check_outcomes_kept(fact, self.history)
+        return fact
 
     def _sealed(self, scan: Scan, sealer: Sealer) -> dict[str, str | None]:
         personal = {
@@ -185,7 +224,27 @@ class Shipment(Aggregate):
             # The delivery is a fact auditors keep; these would be new data on an erased person.
             return dict.fromkeys(personal)
 
-    @event("ScanRecorded")
+    class ScanRecorded(Aggregate.Event):
+        scan_id: UUID
+        code: str
+        kind: str
+        scanned_at: datetime
+        location: str
+        actor: str
+        recipient_name: str | None
+        recipient_relationship: str | None
+        latitude: str | float | None  # sealed; a float in scans stored before schema v3
+        longitude: str | float | None
+        recorded_at: datetime
+        anomalies: list[str]
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Scans stored before custody rules (issue 14) recorded no anomalies."""
+            state["anomalies"] = []
+
+    @event(ScanRecorded)
     def _scan_recorded(
         self,
         scan_id: UUID,
@@ -199,8 +258,11 @@ class Shipment(Aggregate):
         latitude: str | float | None,  # sealed; a float in scans stored before schema v3
         longitude: str | float | None,
         recorded_at: datetime,
+        anomalies: list[str],
     ) -> None:
         self.scan_ids.add(scan_id)
+        fact = Fact(scanned_at, ScanKind(kind), location, actor)
+        insort(self.history, fact, key=lambda f: f.scanned_at)
         if kind == ScanKind.DELIVERY_FAILED:
             self.failed_attempts += 1
         if kind in TERMINAL_KINDS:

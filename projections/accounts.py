@@ -76,6 +76,7 @@ ASSIGNMENTS: dict[str, tuple[LiteralString, ...]] = {
     "AccountMfaEnabled": (),
     "AccountMfaDisabled": (),
     "AccountRecoveryCodeUsed": (),
+    "AccountHubAssigned": (),  # the hub is read from credentials; the event is for audit
     "AccountErased": (
         "erased_at = %(erased_at)s",
         "user_id = NULL",

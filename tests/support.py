@@ -49,7 +49,16 @@ def transit_scan(step: int, *, at: datetime | None = None) -> Scan:
         scanned_at=at or T0 + timedelta(minutes=step),
         location="CGK10000",
         actor="key_test",
+        hub="CGK10000",
     )
+
+
+COURIER = "account:00000000-0000-4000-8000-00000000c0c0"  # a courier of hub SUB60000
+
+
+def courier_scan(code: str, at: datetime, location: str = "SUB60111", **extra: Any) -> Scan:
+    """A scan by a courier of the Surabaya hub, where booking()'s parcels go."""
+    return Scan(uuid4(), code, at, location, COURIER, hub="SUB60000", by_courier=True, **extra)
 
 
 def book_and_scan(shipments: Shipments, count: int, rounds: int = 0) -> list[str]:

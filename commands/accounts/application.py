@@ -100,6 +100,9 @@ class Accounts(Application[UUID]):
     def record_recovery_code_used(self, account_id: UUID, now: datetime) -> Written:
         return self._change(account_id, lambda account: account.record_recovery_code_used(now))
 
+    def assign_hub(self, account_id: UUID, hub: str, now: datetime) -> Written:
+        return self._change(account_id, lambda account: account.assign_hub(hub, now))
+
     def erase(self, account_id: UUID, now: datetime) -> Written:
         return self._change(account_id, lambda account: account.erase(now))
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from uuid import UUID
 
 from commands.accounts.identity import Identity, NewAccount
-from domain.accounts import STAFF_ROLES, Role, normalise_user_id
+from domain.accounts import HUB_ROLES, STAFF_ROLES, Role, normalise_user_id
+from domain.custody import check_hub
 from domain.errors import Conflict, NotFound, RuleViolation
 from infra.postgres import credentials, mfa, sessions
 
@@ -23,16 +24,34 @@ def create_staff(
     now: datetime,
     *,
     must_change_password: bool = False,
+    hub: str | None = None,
 ) -> UUID:
+    """A staff account; couriers and hub operators need their hub (an area code)."""
     if role not in STAFF_ROLES:
         raise RuleViolation("Customers register themselves.", code="not_a_staff_role")
+    if (role in HUB_ROLES) != (hub is not None):
+        raise RuleViolation(
+            "Couriers and hub operators belong to a hub (--hub CGK10000); other staff do not.",
+            code="hub_required" if hub is None else "no_hub_role",
+        )
+    if hub is not None:
+        check_hub(hub)
     new = NewAccount(user_id, None, password, display_name=user_id, phone=None)
     account_id = identity.register(
         new, now, role=role, active=True, must_change_password=must_change_password
     )
     if account_id is None:
         raise Conflict(f"The user id {user_id!r} is taken.", code="user_id_taken")
+    if hub is not None:
+        assign_hub(identity, account_id, hub, now)
     return account_id
+
+
+def assign_hub(identity: Identity, account_id: UUID, hub: str, now: datetime) -> None:
+    """Recorded on the account for audit, kept on its credential for the session look-up."""
+    identity.accounts.assign_hub(account_id, check_hub(hub), now)
+    with identity.pool.connection() as conn:
+        credentials.set_hub(conn, account_id, hub)
 
 
 def ensure_first_admin(identity: Identity, now: datetime) -> str | None:

@@ -18,6 +18,8 @@ INFRA_DDL = (
         created_at timestamptz NOT NULL DEFAULT now(),
         revoked_at timestamptz
     )""",
+    # A courier's device: the courier is who scans with it (domain/custody.py).
+    "ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS courier_account uuid",
     """CREATE TABLE IF NOT EXISTS relay_positions (
         application text PRIMARY KEY,
         notification_id bigint NOT NULL,

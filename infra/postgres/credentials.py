@@ -31,6 +31,9 @@ DDL = (
         created_at timestamptz NOT NULL DEFAULT now(),
         password_changed_at timestamptz NOT NULL DEFAULT now()
     )""",
+    # The hub a courier or hub operator belongs to (domain/custody.py), beside the role so
+    # that a session's look-up finds both in one row.
+    "ALTER TABLE credentials ADD COLUMN IF NOT EXISTS hub_code text",
 )
 
 
@@ -174,6 +177,12 @@ def set_one_time_password(
                must_change_password = true
            WHERE account_id = %s""",
         (password_hash, now, account_id),
+    )
+
+
+def set_hub(conn: Connection[Any], account_id: UUID, hub_code: str) -> None:
+    conn.execute(
+        "UPDATE credentials SET hub_code = %s WHERE account_id = %s", (hub_code, account_id)
     )
 
 

@@ -1,7 +1,8 @@
 """API keys for hub scanners and courier devices.
 
 A key is 256 random bits shown once; only its SHA-256 is stored (a slow password
-hash buys nothing for a secret this long and would slow every scan).
+hash buys nothing for a secret this long and would slow every scan). A key belongs to a
+hub; a courier's key is also bound to the courier's account, who then is the one scanning.
 """
 
 import hashlib
@@ -10,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -22,6 +24,7 @@ REVOCATIONS = "jalur_api_key_revoked"  # NOTIFY channel: API processes drop thei
 class Device:
     key_id: str
     hub_code: str
+    courier: UUID | None = None  # the courier account the key is bound to
 
 
 @dataclass(frozen=True)
@@ -31,23 +34,39 @@ class KeyRecord:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    courier: UUID | None
 
 
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def create_key(conn: psycopg.Connection[Any], hub_code: str, label: str = "") -> tuple[str, str]:
-    """Create a key for a hub; returns (key id, the secret, shown only now)."""
+def create_key(
+    conn: psycopg.Connection[Any], hub_code: str, label: str = "", courier: UUID | None = None
+) -> tuple[str, str]:
+    """Create a key for a hub, bound to one of its couriers if `courier` names one;
+    returns (key id, the secret, shown only now)."""
     if HUB_CODE.fullmatch(hub_code) is None:
         raise ValueError("a hub code looks like CGK10000 (city code and five digits)")
+    if courier is not None and not _is_courier_of(conn, courier, hub_code):
+        raise ValueError(f"no courier of hub {hub_code} has that account")
     key_id = "key_" + secrets.token_hex(6)
     secret = f"jlk_{secrets.token_urlsafe(32)}"
     conn.execute(
-        "INSERT INTO api_keys (key_id, key_hash, hub_code, label) VALUES (%s, %s, %s, %s)",
-        (key_id, _digest(secret), hub_code, label),
+        """INSERT INTO api_keys (key_id, key_hash, hub_code, label, courier_account)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (key_id, _digest(secret), hub_code, label, courier),
     )
     return key_id, secret
+
+
+def _is_courier_of(conn: psycopg.Connection[Any], account: UUID, hub_code: str) -> bool:
+    row = conn.execute(
+        """SELECT 1 FROM credentials
+           WHERE account_id = %s AND role = 'courier' AND hub_code = %s""",
+        (account, hub_code),
+    ).fetchone()
+    return row is not None
 
 
 def revoke_key(conn: psycopg.Connection[Any], key_id: str) -> bool:
@@ -63,7 +82,8 @@ def revoke_key(conn: psycopg.Connection[Any], key_id: str) -> bool:
 
 def list_keys(conn: psycopg.Connection[Any]) -> list[KeyRecord]:
     rows = conn.execute(
-        "SELECT key_id, hub_code, label, created_at, revoked_at FROM api_keys ORDER BY created_at"
+        """SELECT key_id, hub_code, label, created_at, revoked_at, courier_account
+           FROM api_keys ORDER BY created_at"""
     ).fetchall()
     return [KeyRecord(*row) for row in rows]
 
@@ -75,7 +95,8 @@ def digest(secret: str) -> bytes:
 def authenticate(pool: ConnectionPool, secret: str) -> Device | None:
     with pool.connection() as conn:
         row = conn.execute(
-            "SELECT key_id, hub_code FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+            """SELECT key_id, hub_code, courier_account FROM api_keys
+               WHERE key_hash = %s AND revoked_at IS NULL""",
             (_digest(secret),),
         ).fetchone()
     return Device(*row) if row else None

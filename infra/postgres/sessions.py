@@ -56,6 +56,7 @@ class Session:
     created_at: datetime
     expires_at: datetime
     mfa_enabled: bool = False
+    hub_code: str | None = None  # a courier's or hub operator's hub
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def authenticate(
         """SELECT s.account_id, c.role, c.status, c.must_change_password, s.created_at,
                   s.expires_at, EXISTS (SELECT 1 FROM mfa m WHERE m.account_id = s.account_id
                                         AND m.enabled_at IS NOT NULL), s.last_seen_at
+                  s.expires_at, c.hub_code, s.last_seen_at
            FROM sessions s JOIN credentials c USING (account_id)
            WHERE s.token_hash = %s AND s.revoked_at IS NULL AND s.expires_at > %s""",
         (digest(token), now),

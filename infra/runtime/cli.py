@@ -4,6 +4,7 @@ import logging
 import sys
 import threading
 from typing import Annotated
+from uuid import UUID
 
 import psycopg
 import typer
@@ -132,12 +133,20 @@ def consume(name: str) -> None:
 def keys_create(
     hub: Annotated[str, typer.Option(help="Hub code, e.g. CGK10000.")],
     label: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    courier: Annotated[
+        str | None, typer.Option(help="User id of the hub's courier who scans with this key.")
+    ] = None,
 ) -> None:
     """Create a device key; the secret is printed once and never stored."""
     from infra.postgres.device_keys import create_key
 
     with _connect() as conn:
-        key_id, secret = create_key(conn, hub, label)
+        account = _account(conn, courier) if courier else None
+        try:
+            key_id, secret = create_key(conn, hub, label, account)
+        except ValueError as error:
+            console.print(f"refused: {error}")
+            raise typer.Exit(1) from None
     console.print(f"key id: {key_id}\nsecret: {secret}\n(store the secret now; it is not kept)")
 
 
@@ -146,11 +155,16 @@ def keys_list() -> None:
     """List device keys (never their secrets)."""
     from infra.postgres.device_keys import list_keys
 
-    table = Table("key id", "hub", "label", "created", "revoked")
+    table = Table("key id", "hub", "courier account", "label", "created", "revoked")
     with _connect() as conn:
         for key in list_keys(conn):
             table.add_row(
-                key.key_id, key.hub_code, key.label, str(key.created_at), str(key.revoked_at or "")
+                key.key_id,
+                key.hub_code,
+                str(key.courier or ""),
+                key.label,
+                str(key.created_at),
+                str(key.revoked_at or ""),
             )
     console.print(table)
 
@@ -228,6 +242,9 @@ def users_create(
         str, typer.Option(help="courier, hub_operator, auditor or admin (customers register).")
     ],
     user_id: Annotated[str, typer.Option("--user-id", help="The sign-in name.")],
+    hub: Annotated[
+        str | None, typer.Option(help="Couriers' and hub operators' hub, e.g. CGK10000.")
+    ] = None,
 ) -> None:
     """Create a staff account. The password is read from standard input, one line."""
     from datetime import UTC, datetime
@@ -241,7 +258,7 @@ def users_create(
     container = bootstrap(Settings())
     try:
         account_id = create_staff(
-            container.identity, Role(role), user_id, password, datetime.now(UTC)
+            container.identity, Role(role), user_id, password, datetime.now(UTC), hub=hub
         )
     except (DomainError, ValueError) as error:
         console.print(f"refused: {getattr(error, 'message', error)}")
@@ -279,6 +296,49 @@ def users_reset_password(
         container.close()
     hours = settings.one_time_password_hours
     console.print(f"one-time password for {user_id} (valid {hours} h): {password}")
+
+
+@users_cli.command("assign-hub")
+def users_assign_hub(
+    user_id: Annotated[str, typer.Option("--user-id", help="A courier's or hub operator's.")],
+    hub: Annotated[str, typer.Option(help="Hub code, e.g. CGK10000.")],
+) -> None:
+    """Give a courier or hub operator their hub (staff made before hubs have none)."""
+    from datetime import UTC, datetime
+
+    from commands.accounts.staff import assign_hub
+    from domain.errors import DomainError
+    from infra.runtime.bootstrap import bootstrap
+
+    with _connect() as conn:
+        account = _account(conn, user_id)
+    container = bootstrap(Settings())
+    try:
+        assign_hub(container.identity, account, hub, datetime.now(UTC))
+    except DomainError as error:
+        console.print(f"refused: {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    console.print(f"{user_id} belongs to hub {hub}")
+
+
+def _account(conn: psycopg.Connection[tuple[object, ...]], user_id: str) -> UUID:
+    """The account of a user id, found by its blind index (the master key is needed)."""
+    from domain.accounts import normalise_user_id
+    from infra.postgres import credentials
+    from infra.runtime.bootstrap import build_applications
+
+    apps = build_applications(Settings())
+    try:
+        user_key = apps.keyring.blind("user", normalise_user_id(user_id))
+    finally:
+        apps.close()
+    found = credentials.by_user_key(conn, user_key)
+    if found is None:
+        console.print(f"refused: no account {user_id!r}")
+        raise typer.Exit(1)
+    return found.account_id
 
 
 def _connect() -> psycopg.Connection[tuple[object, ...]]:

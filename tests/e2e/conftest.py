@@ -47,8 +47,18 @@ def banner_value(output: Path, label: str, timeout: float = 120) -> str:
     return found[0]
 
 
-def create_key(database_url: str) -> str:
+def create_key(
+    database_url: str,
+    hub: str = "CGK10000",
+    courier: str | None = None,
+    state_dir: Path | None = None,
+) -> str:
+    """`jalur keys create` for a hub; bound to a courier (by user id) when named, which
+    needs the state directory (the master key finds the user id's blind index)."""
     env = {**os.environ, "JALUR_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    if state_dir is not None:
+        env["JALUR_STATE_DIR"] = str(state_dir)
+    bound = ["--courier", courier] if courier else []
     result = subprocess.run(
         [
             sys.executable,
@@ -57,9 +67,10 @@ def create_key(database_url: str) -> str:
             "keys",
             "create",
             "--hub",
-            "CGK10000",
+            hub,
             "--label",
             "e2e",
+            *bound,
         ],
         env=env,
         cwd=ROOT,
@@ -68,7 +79,7 @@ def create_key(database_url: str) -> str:
         check=True,
         timeout=60,
     )
-    return re.findall(r"secret: (\S+)", result.stdout)[0]
+    return str(re.findall(r"secret: (\S+)", result.stdout)[0])
 
 
 def _healthy(url: str, cert: Path) -> bool:
@@ -115,6 +126,24 @@ def start_up(state_dir: Path, port: int) -> tuple[subprocess.Popen[str], Path]:
 
 def wait_healthy(url: str, cert: Path, output: Path) -> None:
     assert wait_until(lambda: _healthy(url, cert), timeout=120), output.read_text()
+
+
+@dataclass
+class Devices:
+    """Where tests/e2e/test_system.booking()'s parcels go (Yogyakarta): a hub device at
+    JOG55211 and the phone of a courier of hub JOG55000."""
+
+    hub: dict[str, str]
+    courier: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def jog(system: System) -> Devices:
+    from tests.e2e.people import courier_key
+
+    hub = create_key(system.database_url, "JOG55211")
+    courier = courier_key(system.database_url, system.state_dir, "JOG55000")
+    return Devices({"X-API-Key": hub}, {"X-API-Key": courier})
 
 
 @pytest.fixture(scope="session")

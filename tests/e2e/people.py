@@ -178,9 +178,21 @@ def registered_customer(client: httpx.Client, name: str) -> Person:
     return person
 
 
+HUB_ROLES = ("courier", "hub_operator")
+
+
 def create_staff(
-    database_url: str, state_dir: Path, role: str, user_id: str, password: str
+    database_url: str,
+    state_dir: Path,
+    role: str,
+    user_id: str,
+    password: str,
+    hub: str | None = None,
 ) -> None:
+    """`jalur users create`; couriers and hub operators belong to a hub (CGK10000 unless
+    told)."""
+    if hub is None and role in HUB_ROLES:
+        hub = "CGK10000"
     env = {
         **os.environ,
         "JALUR_DATABASE_URL": database_url,
@@ -198,6 +210,7 @@ def create_staff(
             role,
             "--user-id",
             user_id,
+            *(["--hub", hub] if hub else []),
         ],
         input=password + "\n",
         env=env,
@@ -209,8 +222,20 @@ def create_staff(
     )
 
 
-def staff(client: httpx.Client, system_db: str, state_dir: Path, role: str) -> Person:
+def staff(
+    client: httpx.Client, system_db: str, state_dir: Path, role: str, hub: str | None = None
+) -> Person:
     user_id = f"{role.replace('_', '-')}-{uuid4().hex[:6]}"
     password = f"teh manis hangat {uuid4().hex[:6]}"
-    create_staff(system_db, state_dir, role, user_id, password)
+    create_staff(system_db, state_dir, role, user_id, password, hub)
     return Person(user_id, password, None, sign_in(client, user_id, password))
+
+
+def courier_key(system_db: str, state_dir: Path, hub: str) -> str:
+    """A new courier of `hub` and the secret of a device key bound to them: scans sent
+    with it are the courier's (domain/custody.py)."""
+    from tests.e2e.conftest import create_key
+
+    user_id = f"courier-{uuid4().hex[:6]}"
+    create_staff(system_db, state_dir, "courier", user_id, f"kopi tubruk {uuid4().hex}", hub)
+    return create_key(system_db, hub, courier=user_id, state_dir=state_dir)

@@ -16,7 +16,7 @@ from domain.sealing import subject_of
 from infra.postgres.connections import make_pool
 from infra.security.keyring import Keyring
 from infra.settings import Settings
-from tests.e2e.conftest import System, banner_value
+from tests.e2e.conftest import Devices, System, banner_value
 from tests.e2e.people import Person, staff, verified_customer
 from tests.e2e.test_system import booking, scan
 from tests.support import wait_until
@@ -31,11 +31,11 @@ def customer(system: System) -> Person:
 
 
 def test_erasure_shreds_personal_data_everywhere_and_keeps_the_totals(
-    system: System, customer: Person
+    system: System, customer: Person, jog: Devices
 ) -> None:
     with system.client() as client:
         auditor = staff(client, system.database_url, system.state_dir, "auditor").headers
-        awb, token = _send_and_deliver(client, system, customer)
+        awb, token = _send_and_deliver(client, jog, customer)
         own = client.get(
             f"/v1/me/shipments/{awb}", params={"consistency_token": token}, headers=customer.headers
         )
@@ -67,7 +67,7 @@ def test_erasure_shreds_personal_data_everywhere_and_keeps_the_totals(
             assert value not in text, f"{value!r} readable in {place}"
 
 
-def _send_and_deliver(client: Any, system: System, customer: Person) -> tuple[str, str]:
+def _send_and_deliver(client: Any, jog: Devices, customer: Person) -> tuple[str, str]:
     shipment = booking() | {"cod_amount": 125_000}
     shipment["shipper"] = {
         "name": "Citra Paramitha",
@@ -79,10 +79,12 @@ def _send_and_deliver(client: Any, system: System, customer: Person) -> tuple[st
     booked = client.post("/v1/shipments", json=shipment, headers=customer.headers)
     assert booked.status_code == 201, booked.text
     awb = booked.json()["awb"]
+    taken = client.post(f"/v1/shipments/{awb}/scans", json=scan("IP3", 2), headers=jog.courier)
+    assert taken.status_code == 201, taken.text
     delivered = client.post(
         f"/v1/shipments/{awb}/scans",
         json=scan("D01", 1, recipient_name="Agus Salim", latitude=-6.917464, longitude=107.619123),
-        headers={"X-API-Key": system.api_key},
+        headers=jog.courier,
     )
     assert delivered.status_code == 201, delivered.text
     return awb, delivered.json()["consistency_token"]

@@ -8,7 +8,7 @@ from uuid import uuid4
 import httpx
 import psycopg
 
-from tests.e2e.conftest import System, create_key
+from tests.e2e.conftest import Devices, System, create_key
 from tests.support import run_at_once
 
 
@@ -48,22 +48,24 @@ def scan(code: str, seconds_ago: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_a_shipment_is_booked_scanned_delivered_and_tracked_over_https(system: System) -> None:
+def test_a_shipment_is_booked_scanned_delivered_and_tracked_over_https(
+    system: System, jog: Devices
+) -> None:
     headers = {"X-API-Key": system.api_key}
     with system.client() as client:
         booked = client.post("/v1/shipments", json=booking(), headers=headers)
         assert booked.status_code == 201, booked.text
         awb = booked.json()["awb"]
-        journey = [
-            scan("PU1", 50),
-            scan("OP1", 40),
+        at_hub = [scan("PU1", 50), scan("OP1", 40)]
+        by_courier = [
             scan("IP3", 20),
-            scan("D01", 5, recipient_name="Agus Salim", recipient_relationship="YANG BERSANGKUTAN"),
+            scan("D01", 5, recipient_name="Agus Salim", recipient_relationship="addressee"),
         ]
-        batch = client.post(
-            "/v1/scans", json={"scans": [{**s, "awb": awb} for s in journey]}, headers=headers
-        )
-        assert batch.status_code == 201, batch.text
+        for journey, device in ((at_hub, jog.hub), (by_courier, jog.courier)):
+            batch = client.post(
+                "/v1/scans", json={"scans": [{**s, "awb": awb} for s in journey]}, headers=device
+            )
+            assert batch.status_code == 201, batch.text
 
         tracked = track_when_visible(client, awb, batch.json()["consistency_token"])
 
@@ -148,7 +150,7 @@ def booked_events(system: System) -> int:
     return int(row[0])
 
 
-def test_personal_data_never_reaches_any_log(system: System) -> None:
+def test_personal_data_never_reaches_any_log(system: System, jog: Devices) -> None:
     personal = {
         "name": "Kartika Wulandari",
         "phone": "081377778888",
@@ -160,12 +162,16 @@ def test_personal_data_never_reaches_any_log(system: System) -> None:
     with system.client() as client:
         awb = client.post("/v1/shipments", json=body, headers=headers).json()["awb"]
         delivery = scan("D01", 1, recipient_name="Wulandari Kartika")
-        token = client.post(f"/v1/shipments/{awb}/scans", json=delivery, headers=headers).json()[
-            "consistency_token"
-        ]
+        taken = client.post(f"/v1/shipments/{awb}/scans", json=scan("IP3", 2), headers=jog.courier)
+        assert taken.status_code == 201, taken.text
+        token = client.post(
+            f"/v1/shipments/{awb}/scans", json=delivery, headers=jog.courier
+        ).json()["consistency_token"]
         assert track_when_visible(client, awb, token).status_code == 200
         client.post("/v1/shipments", json={**body, "cod_amount": "not money"}, headers=headers)
-        client.post(f"/v1/shipments/{awb}/scans", json=delivery | {"scan_id": "x"}, headers=headers)
+        client.post(
+            f"/v1/shipments/{awb}/scans", json=delivery | {"scan_id": "x"}, headers=jog.courier
+        )
 
     logs = [
         system.state_dir / "up.log",

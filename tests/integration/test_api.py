@@ -14,9 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from commands.accounts.staff import create_staff
 from commands.container import Container
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
+from domain.accounts import Role
 from domain.shipments import data_subject
 from domain.waybill import waybill_for
 from infra.messaging.partitioning import token_for
@@ -30,9 +32,10 @@ from tests.support import BOOKED_AT, Threads, booking, database_snapshot, run_at
 @dataclass
 class Api:
     client: TestClient
-    headers: dict[str, str]
+    headers: dict[str, str]  # a hub device of SUB60111, where scan_body scans
     container: Container
     key_id: str
+    courier: dict[str, str]  # the phone of a courier of hub SUB60000 (domain/custody.py)
 
     def stored_events(self) -> int:
         return self.container.shipments.recorder.max_notification_id() or 0
@@ -41,15 +44,24 @@ class Api:
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
     container = bootstrap(settings)
+    courier = create_staff(
+        container.identity,
+        Role.COURIER,
+        f"courier-{uuid4().hex[:8]}",
+        "a courier's long passphrase",
+        datetime.now(UTC),
+        hub="SUB60000",
+    )
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
-        key_id, secret = create_key(conn, "CGK10000", "test scanner")
+        key_id, secret = create_key(conn, "SUB60111", "test scanner")
+        _, phone = create_key(conn, "SUB60000", "courier's phone", courier)
     stop = threading.Event()
     workers = Threads()  # a relay or runner that dies fails the test at teardown
     workers.start(Relay(container.shipments, settings).run, stop)
     workers.start(ProjectionRunner(projection("tracking"), settings).run, stop)
     try:
         with TestClient(create_app(container)) as client:
-            yield Api(client, {"X-API-Key": secret}, container, key_id)
+            yield Api(client, {"X-API-Key": secret}, container, key_id, {"X-API-Key": phone})
     finally:
         stop.set()
         workers.join(timeout=30)
@@ -140,19 +152,20 @@ def test_public_tracking_shows_null_names_once_the_parties_are_erased(api: Api) 
 
 def test_tracking_shows_the_history_in_scan_time_order_and_the_delivery(api: Api) -> None:
     awb = book(api)
-    for code, seconds_ago, extra in [
-        ("IP3", 20, {}),
+    for code, seconds_ago, extra, headers in [
+        ("IP3", 20, {}, api.courier),
         (
             "D01",
             5,
-            {"recipient_name": "Siti Aminah", "recipient_relationship": "YANG BERSANGKUTAN"},
+            {"recipient_name": "Siti Aminah", "recipient_relationship": "addressee"},
+            api.courier,
         ),
-        ("OP1", 60, {}),  # uploaded late by the hub
+        ("OP1", 60, {}, api.headers),  # uploaded late by the hub
     ]:
         last = api.client.post(
             f"/v1/shipments/{awb}/scans",
             json=scan_body(code, seconds_ago, **extra),
-            headers=api.headers,
+            headers=headers,
         )
         assert last.status_code == 201, last.text
     token = last.json()["consistency_token"]
@@ -162,7 +175,7 @@ def test_tracking_shows_the_history_in_scan_time_order_and_the_delivery(api: Api
     assert [scan["code"] for scan in tracked["history"]] == ["OP1", "IP3", "D01"]
     assert tracked["status"] == "delivered"
     assert tracked["pod_receiver_name"] == "S*** A***"
-    assert tracked["pod_relationship"] == "YANG BERSANGKUTAN"
+    assert tracked["pod_relationship"] == "addressee"
 
 
 def test_retrying_a_booking_with_its_idempotency_key_returns_the_first_awb(api: Api) -> None:
@@ -238,7 +251,7 @@ def test_a_revoked_key_is_refused(api: Api, settings: Settings) -> None:
 
     def refused() -> bool:
         answers.append(api.client.post("/v1/shipments", json=booking_body(), headers=api.headers))
-        return answers[-1].status_code != 201
+        return bool(answers[-1].status_code != 201)
 
     assert wait_until(refused, timeout=5, interval=0.01)
     assert answers[-1].status_code == 401
@@ -322,10 +335,14 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
 ) -> None:
     awb = book(api)
     delivered = book(api)
+    taken = api.client.post(
+        f"/v1/shipments/{delivered}/scans", json=scan_body("IP3", 3), headers=api.courier
+    )
+    assert taken.status_code == 201, taken.text
     delivery = api.client.post(
         f"/v1/shipments/{delivered}/scans",
         json=scan_body("D01", 2, recipient_name="Siti"),
-        headers=api.headers,
+        headers=api.courier,
     )
     assert delivery.status_code == 201, delivery.text
     typo = awb[:-1] + str((int(awb[-1]) + 1) % 10)  # a wrong check digit

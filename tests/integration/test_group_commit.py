@@ -140,13 +140,16 @@ def test_a_kept_shipment_is_never_the_ground_for_a_refusal(
     )
     (awb,) = book_and_scan(a, 1)
     a.record_scan(awb, transit_scan(1), LATER)  # now A keeps it
-    failed = Scan(uuid4(), "U04", T0 + timedelta(hours=2), "SUB10000", "key_b")
+    courier = Scan(uuid4(), "IP3", T0, "SUB10000", "account:b", hub="SUB10000", by_courier=True)
+    taken = replace(courier, scanned_at=T0 + timedelta(hours=1.5))
+    failed = replace(courier, scan_id=uuid4(), code="U04", scanned_at=T0 + timedelta(hours=2))
     shared = transit_scan(3, at=T0 + timedelta(hours=1))
+    b.record_scan(awb, taken, LATER)
     b.record_scan(awb, failed, LATER)
     b.record_scan(awb, shared, LATER)
 
     returned, _ = a.record_scan(
-        awb, Scan(uuid4(), "R01", T0 + timedelta(hours=3), "CGK10000", "k"), LATER
+        awb, Scan(uuid4(), "R01", T0 + timedelta(hours=3), "CGK10000", "k", hub="CGK10000"), LATER
     )
     retried, _ = a.record_scan(awb, shared, LATER)
 

@@ -30,7 +30,7 @@ from projections.tracking_queries import (
     public_documents,
 )
 from tests.integration.workers import read_topic, running
-from tests.support import BOOKED_AT, LATER, T0, booking, wait_until
+from tests.support import BOOKED_AT, LATER, T0, booking, courier_scan, wait_until
 
 TRACKING = projection("tracking")
 SIGNED_BY = "Rahmat Hidayat"
@@ -67,7 +67,7 @@ def with_emails(plain: Booking) -> Booking:
 
 
 def delivery() -> Scan:
-    return Scan(uuid4(), "D01", T0, "SUB60111", "key_test", SIGNED_BY, "YANG BERSANGKUTAN")
+    return courier_scan("D01", T0, recipient_name=SIGNED_BY, recipient_relationship="addressee")
 
 
 def project(apps: Applications, settings: Settings, projected: int = 0) -> list[bytes]:
@@ -87,6 +87,7 @@ def booked(settings: Settings, database_url: str) -> Iterator[Booked]:
     shipper, receiver = uuid4(), uuid4()
     book = partial(apps.shipments.book, actor="key_test", now=BOOKED_AT)
     awb = book(with_emails(booking(1)), shipper_account=shipper, receiver_account=receiver).awb
+    apps.shipments.record_scan(awb, courier_scan("IP3", T0 - timedelta(minutes=5)), LATER)
     apps.shipments.record_scan(awb, delivery(), LATER)
     walk_in = book(booking(2, cod=75_000)).awb
     published = project(apps, settings)
@@ -118,7 +119,7 @@ def test_no_plaintext_in_the_event_store_on_the_topic_or_in_the_read_model(
         rows += conn.execute("SELECT t::text FROM tracking_scans t").fetchall()
     tracked = "\n".join(text for (text,) in rows)
 
-    assert len(booked.published) == 5
+    assert len(booked.published) == 6
     for value in PERSONAL:
         assert value.encode() not in stored
         assert all(value.encode() not in message for message in booked.published)
@@ -149,7 +150,7 @@ def test_owned_shipments_show_the_full_detail_to_the_shipper_and_the_receiver_on
     }
     assert (mine.receiver.name, mine.receiver.email) == ("Siti Aminah 1", "siti.aminah@example.id")
     assert (mine.pod_receiver_name, mine.parcel.declared_value) == (SIGNED_BY, 150_000)
-    assert [scan.code for scan in mine.history] == ["D01"]
+    assert [scan.code for scan in mine.history] == ["IP3", "D01"]
     [theirs] = as_receiver
     assert theirs["role"] == "receiver"
     assert one is not None

@@ -22,7 +22,16 @@ from infra.messaging.relay import Relay
 from infra.runtime.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.integration.workers import running
-from tests.support import BOOKED_AT, LATER, T0, book_and_scan, booking, transit_scan, wait_until
+from tests.support import (
+    BOOKED_AT,
+    LATER,
+    T0,
+    book_and_scan,
+    booking,
+    courier_scan,
+    transit_scan,
+    wait_until,
+)
 
 TRACKING = projection("tracking")
 
@@ -50,8 +59,11 @@ def project(
 
 
 def scan(code: str, minutes: int, location: str, **delivered: str) -> Scan:
+    """A hub device's scan at `location`, or a courier's for IP3 and D01."""
     at = T0 + timedelta(minutes=minutes)
-    return Scan(uuid4(), code, at, location, "key_test", **delivered)  # type: ignore[arg-type]
+    if code in ("IP3", "D01"):
+        return courier_scan(code, at, location, **delivered)
+    return Scan(uuid4(), code, at, location, "key_test", hub=location, **delivered)  # type: ignore[arg-type]
 
 
 def entry(minutes: int, code: str, description: str, status: str, city: str) -> dict[str, object]:
@@ -71,7 +83,7 @@ def test_the_served_answer_is_the_document_written_out_by_hand(
 ) -> None:
     shipments = container.shipments
     awb = shipments.book(booking(7), actor="key_test", now=BOOKED_AT).awb
-    signed = {"recipient_name": "Rahmat Hidayat", "recipient_relationship": "YANG BERSANGKUTAN"}
+    signed = {"recipient_name": "Rahmat Hidayat", "recipient_relationship": "addressee"}
     for late in (
         scan("IP3", 20, "SUB60111"),
         scan("D01", 30, "SUB60111", **signed),
@@ -102,7 +114,7 @@ def test_the_served_answer_is_the_document_written_out_by_hand(
         "status_at": delivered_at,
         "delivered_at": delivered_at,
         "pod_receiver_name": "R*** H***",
-        "pod_relationship": "YANG BERSANGKUTAN",
+        "pod_relationship": "addressee",
         "history": [
             entry(5, "OP2", "processed at sorting centre", "in_transit", "JAKARTA"),
             entry(10, "OP1", "received at sorting centre", "in_transit", "JAKARTA"),
@@ -122,6 +134,7 @@ def test_the_stored_document_holds_nothing_personal_and_erasure_blanks_the_answe
 ) -> None:
     shipments = container.shipments
     awb = shipments.book(booking(3), actor="key_test", now=BOOKED_AT).awb
+    shipments.record_scan(awb, scan("IP3", 20, "SUB60111"), LATER)
     shipments.record_scan(awb, scan("D01", 30, "SUB60111", recipient_name="Rahmat"), LATER)
     project(container, settings)
     shipment_id = shipments.shipment(awb).id

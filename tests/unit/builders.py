@@ -38,16 +38,27 @@ def a_booking(**changes: Any) -> Booking:
     return replace(booking, **changes)
 
 
+ORIGIN_HUB = "CGK10110"  # a_booking's shipper's area, and the hub devices scan at
+COURIER = "account:courier-1"  # a courier of DESTINATION_HUB
+DESTINATION_HUB = "BDO40000"
+COURIER_CODES = frozenset({"IP3", "D01", *(f"U0{n}" for n in range(1, 9))})
+
+
 def a_scan(code: str, at: datetime, **changes: Any) -> Scan:
+    """A valid scan of a_booking's parcel: by a courier of the destination's hub at the
+    receiver's area for courier scans (IP3, D01, U0x), else by a device at the origin hub."""
     recipient = "Siti Rahma" if code == "D01" else None
+    by_courier = code in COURIER_CODES
     scan = Scan(
         scan_id=uuid4(),
         code=code,
         scanned_at=at,
-        location="CGK10110",
-        actor="device-1",
+        location="BDO40111" if by_courier else ORIGIN_HUB,
+        actor=COURIER if by_courier else "device-1",
         recipient_name=recipient,
-        recipient_relationship="YANG BERSANGKUTAN" if recipient else None,
+        recipient_relationship="addressee" if recipient else None,
+        hub=DESTINATION_HUB if by_courier else ORIGIN_HUB,
+        by_courier=by_courier,
     )
     return replace(scan, **changes)
 

@@ -45,11 +45,11 @@ def stored_events(app: Accounts) -> list[PublicEvent]:
     ]
 
 
-def register(app: Accounts, account_id: UUID | None = None) -> UUID:
+def register(app: Accounts, account_id: UUID | None = None, role: str = "customer") -> UUID:
     account_id = account_id or uuid4()
     app.register(
         account_id,
-        role="customer",
+        role=role,
         user_id="pii1:sealed-user-id",
         email="pii1:sealed-email",
         display_name="pii1:sealed-name",
@@ -76,6 +76,7 @@ def whole_life_cycle() -> list[PublicEvent]:
     app.record_recovery_code_used(account_id, NOW)
     app.record_mfa_disabled(account_id, NOW)
     app.erase(account_id, NOW)
+    app.assign_hub(register(app, role="courier"), "CGK10000", NOW)
     app.publish_policy("Version one.", NOW)
     app.publish_policy("Version two.", NOW)
     return stored_events(app)

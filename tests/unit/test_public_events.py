@@ -22,7 +22,7 @@ def test_public_types_are_named_with_their_schema_versions(app: Shipments) -> No
     assert [(e.type, e.schema_version) for e in stored_events(app)] == [
         ("ShipmentBooked", 2),
         ("WaybillIssued", 1),
-        ("ScanRecorded", 3),
+        ("ScanRecorded", 4),
     ]
 
 

@@ -56,7 +56,7 @@ def test_batch_with_an_invalid_awb_stores_nothing(app: Shipments) -> None:
 
 
 def test_batch_lists_every_bad_item_with_its_index_and_code(app: Shipments) -> None:
-    awb = given_shipment(app, a_scan("D01", hours(5)))
+    awb = given_shipment(app, a_scan("IP3", hours(1.5)), a_scan("D01", hours(5)))
     batch = [
         (awb, a_scan("OP1", hours(1))),
         (awb, a_scan("XYZ", hours(2))),
@@ -73,9 +73,9 @@ def test_batch_lists_every_bad_item_with_its_index_and_code(app: Shipments) -> N
 
 def test_batch_item_is_judged_after_the_earlier_items_of_the_same_batch(app: Shipments) -> None:
     awb = given_shipment(app)
-    batch = [(awb, a_scan("D01", hours(2))), (awb, a_scan("IP3", hours(3)))]
+    batch = [(awb, a_scan(code, hours(n))) for n, code in enumerate(["IP3", "D01", "IP3"], 1)]
 
-    assert rejected_items(app, batch) == [(1, "shipment_closed")]
+    assert rejected_items(app, batch) == [(2, "shipment_closed")]
 
 
 def test_batch_repeating_a_scan_id_records_it_once(app: Shipments) -> None:

@@ -34,11 +34,24 @@ def journeys(draw: st.DrawFn) -> list[Scan]:
     return [a_scan(code, hours(1 + i)) for i, code in enumerate(codes)]
 
 
+def _after_its_custody(order: list[Scan], journey: list[Scan]) -> list[Scan]:
+    """Move each outcome after the "with courier" scan before it in the journey: a device
+    whose outcome is refused (not yet in custody as far as Jalur knows) retries later."""
+    for i, scan in enumerate(journey):
+        if scan.code.startswith(("U", "D")):
+            taken = journey[i - 1]
+            if order.index(scan) < order.index(taken):
+                order.remove(scan)
+                order.insert(order.index(taken) + 1, scan)
+    return order
+
+
 @st.composite
 def arrivals(draw: st.DrawFn) -> tuple[list[Scan], list[Scan]]:
-    """(journey, arrival order): shuffled, with retries; a return arrives after a failure."""
+    """(journey, arrival order): shuffled, with retries; an outcome arrives after the
+    courier took the parcel, a return after a failure."""
     journey = draw(journeys())
-    order = draw(st.permutations(journey))
+    order = _after_its_custody(draw(st.permutations(journey)), journey)
     closing = journey[-1]
     if closing.code == "R01":
         first_failure = min(i for i, s in enumerate(order) if s.code.startswith("U"))

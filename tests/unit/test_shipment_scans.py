@@ -24,7 +24,7 @@ from tests.unit.builders import (
 
 def test_scan_of_a_booked_shipment_is_recorded_with_its_raw_code(app: Shipments) -> None:
     awb = given_shipment(app)
-    scan = a_scan("OP1", hours(2), location="SUB60111")
+    scan = a_scan("OP1", hours(2), location="SUB60111", hub="SUB60111")
 
     [event] = when_scanned(app, awb, scan)
 
@@ -43,14 +43,14 @@ def test_scan_after_delivery_is_rejected(app: Shipments) -> None:
 
 
 def test_scan_timed_at_the_delivery_itself_is_rejected(app: Shipments) -> None:
-    awb = given_shipment(app, a_scan("D01", hours(2)))
+    awb = given_shipment(app, a_scan("IP3", hours(1)), a_scan("D01", hours(2)))
 
     assert rejection_of(app, awb, a_scan("IP1", hours(2))) == "shipment_closed"
 
 
 def test_late_scan_timed_before_the_delivery_is_accepted(app: Shipments) -> None:
-    awb = given_shipment(app, a_scan("D01", hours(5)))
-    late = a_scan("OP1", hours(1))
+    awb = given_shipment(app, a_scan("IP3", hours(2)), a_scan("D01", hours(5)))
+    late = a_scan("OP1", hours(1))  # before the courier took it
 
     [event] = when_scanned(app, awb, late)
 
@@ -62,7 +62,9 @@ def test_late_scan_timed_before_the_delivery_is_accepted(app: Shipments) -> None
 def test_second_closing_scan_is_rejected_even_when_timed_earlier(
     app: Shipments, closing: str, second: str
 ) -> None:
-    awb = given_shipment(app, a_scan("U04", hours(1)), a_scan(closing, hours(5)))
+    awb = given_shipment(
+        app, a_scan("IP3", hours(0.5)), a_scan("U04", hours(1)), a_scan(closing, hours(5))
+    )
 
     assert rejection_of(app, awb, a_scan(second, hours(3))) == "shipment_closed"
 
@@ -121,7 +123,7 @@ def test_delivery_keeps_the_proof_of_delivery(app: Shipments) -> None:
 
     assert is_sealed(event.data["recipient_name"])
     assert opened(app, event.data["recipient_name"]) == "Siti Rahma"
-    assert event.data["recipient_relationship"] == "YANG BERSANGKUTAN"
+    assert event.data["recipient_relationship"] == "addressee"
     assert is_sealed(event.data["latitude"])
     assert is_sealed(event.data["longitude"])
     coordinates = (opened(app, event.data["latitude"]), opened(app, event.data["longitude"]))
@@ -145,18 +147,18 @@ def test_same_scan_id_twice_is_recorded_once(app: Shipments) -> None:
 
 
 def test_retried_delivery_scan_is_not_reported_as_closed(app: Shipments) -> None:
-    delivered = a_scan("D01", hours(2))
-    awb = given_shipment(app, delivered)
+    taken, delivered = a_scan("IP3", hours(1)), a_scan("D01", hours(2))
+    awb = given_shipment(app, taken, delivered)
 
     outcome, _ = app.record_scan(awb, delivered, LATER)
 
     assert outcome.recorded is False
-    assert scan_ids(stored_events(app)) == [delivered.scan_id]
+    assert scan_ids(stored_events(app)) == [taken.scan_id, delivered.scan_id]
 
 
 def test_a_copy_and_its_original_change_apart(app: Shipments) -> None:
     """Copies (the aggregate cache's, a scan batch's) share only what never changes."""
-    original = app.shipment(given_shipment(app, a_scan("OP1", hours(1))))
+    original = app.shipment(given_shipment(app, a_scan("IP3", hours(1))))
     before = (set(original.scan_ids), original.version, original.failed_attempts)
     copied = copy.deepcopy(original)
 
