@@ -30,6 +30,7 @@ from tests.e2e.people import (
 HUB = "CGK10000"  # where the device key of `tests/e2e/conftest.py` belongs
 PICKUP = "CGK10110"  # the shipper's area, where a courier picks a parcel up
 STAFF = ("courier", "hub_operator", "auditor", "admin")
+HUBS = {"courier": HUB, "hub_operator": HUB}  # couriers and hub operators belong to one
 NO_ACCOUNT_PASSWORD = "bukan kata sandi siapa pun"  # well formed, belongs to nobody
 
 
@@ -61,7 +62,8 @@ class Scene:
         if kind in {"owner", "other"}:
             return verified_customer(self.client, self.system.state_dir, "Eka")
         if kind in STAFF:
-            return staff(self.client, self.system.database_url, self.system.state_dir, kind)
+            system = self.system
+            return staff(self.client, system.database_url, system.state_dir, kind, HUBS.get(kind))
         return self.cast[kind]
 
 
@@ -223,7 +225,8 @@ def _without_second_factor(scene: Scene, kind: str) -> Person:
     if kind not in STAFF:
         return verified_customer(scene.client, scene.system.state_dir, "Indah")
     user_id, password = f"{kind.replace('_', '-')}-{uuid4().hex[:6]}", f"es teler {uuid4().hex[:8]}"
-    create_staff(scene.system.database_url, scene.system.state_dir, kind, user_id, password)
+    system = scene.system
+    create_staff(system.database_url, system.state_dir, kind, user_id, password, HUBS.get(kind))
     answer = scene.client.post("/v1/sessions", json={"user_id": user_id, "password": password})
     assert answer.status_code == 201, answer.text
     return Person(user_id, password, None, {"Authorization": f"Bearer {answer.json()['token']}"})
@@ -286,6 +289,7 @@ REQUESTS: dict[tuple[str, str], Writer] = {
     ("GET", "/v1/privacy-policy"): _plain,
     ("PUT", "/v1/privacy-policy"): _publish_policy,
     ("GET", "/v1/audit/totals"): _plain,
+    ("GET", "/v1/exceptions"): _plain,
     ("GET", "/v1/me/sessions"): _plain,
     ("DELETE", "/v1/me/sessions"): _sign_out,
     ("POST", "/v1/me/mfa"): _start_mfa,

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.authorization_calls import (
+    HUBS,
     NO_ACCOUNT_PASSWORD,
     REQUESTS,
     Call,
@@ -71,6 +72,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/v1/privacy-policy"):            Row(OK,  OK,  OK,  OK,  OK,  OK,  OK,  OK),
     ("PUT", "/v1/privacy-policy"):            Row(401, 403, 403, 403, 403, 403, 403, OK),
     ("GET", "/v1/audit/totals"):              Row(401, 403, 403, 403, 403, 403, OK,  403),
+    ("GET", "/v1/exceptions"):                Row(401, 403, 403, 403, 403, OK,  OK,  OK),
     ("GET", "/v1/me/sessions"):               Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
     ("DELETE", "/v1/me/sessions"):            Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
     ("POST", "/v1/me/mfa"):                   Row(401, 403, OK,  OK,  OK,  OK,  OK,  OK),
@@ -105,7 +107,8 @@ def scene(system: System) -> Iterator[Scene]:
             "admin": first_admin(client, system),
         }
         for role in ("courier", "hub_operator", "auditor"):
-            cast[role] = staff(client, system.database_url, system.state_dir, role)
+            hub = HUBS.get(role)
+            cast[role] = staff(client, system.database_url, system.state_dir, role, hub)
         bystander = verified_customer(client, system.state_dir, "Citra")
         yield Scene(system, client, cast, awb, owner_data, bystander)
 

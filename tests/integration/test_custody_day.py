@@ -28,6 +28,7 @@ from infra.postgres import credentials
 from infra.postgres.device_keys import create_key
 from infra.runtime.bootstrap import bootstrap
 from infra.settings import Settings
+from tests.authenticator import enrol
 from tests.integration.test_api import booking_body
 from tests.support import Threads, database_snapshot, run_at_once, run_jalur, wait_until
 
@@ -112,9 +113,13 @@ def day(settings: Settings) -> Iterator[Day]:
 
 
 def _signed_in(client: TestClient, user_id: str) -> dict[str, str]:
+    """A full staff session: signed in, then two-step sign-in enrolled (staff must)."""
     answer = client.post("/v1/sessions", json={"user_id": user_id, "password": PASSWORD})
     assert answer.status_code == 201, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
+    headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+    if answer.json()["mfa_enrolment_required"]:
+        enrol(client, headers)
+    return headers
 
 
 def test_a_day_late_upload_misroute_handover_and_offline_delivery(day: Day) -> None:
