@@ -111,19 +111,19 @@ def authenticate(
     row = conn.execute(
         """SELECT s.account_id, c.role, c.status, c.must_change_password, s.created_at,
                   s.expires_at, EXISTS (SELECT 1 FROM mfa m WHERE m.account_id = s.account_id
-                                        AND m.enabled_at IS NOT NULL), s.last_seen_at
-                  s.expires_at, c.hub_code, s.last_seen_at
+                                        AND m.enabled_at IS NOT NULL),
+                  c.hub_code, s.last_seen_at
            FROM sessions s JOIN credentials c USING (account_id)
            WHERE s.token_hash = %s AND s.revoked_at IS NULL AND s.expires_at > %s""",
         (digest(token), now),
     ).fetchone()
-    if row is None or not policy.is_live(row[1], row[4], row[7], now):
+    if row is None or not policy.is_live(row[1], row[4], row[8], now):
         return None
-    if now - row[7] >= LAST_SEEN_GRANULARITY:  # one write a minute, not one per request
+    if now - row[8] >= LAST_SEEN_GRANULARITY:  # one write a minute, not one per request
         conn.execute(
             "UPDATE sessions SET last_seen_at = %s WHERE token_hash = %s", (now, digest(token))
         )
-    return Session(*row[:7])
+    return Session(*row[:8])
 
 
 def revoke(conn: Connection[Any], token: str, now: datetime) -> None:
