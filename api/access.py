@@ -139,6 +139,11 @@ async def session_account(request: Request, container: ContainerDep) -> UUID | N
             "The session token is unknown, expired or revoked; sign in again.",
             code="invalid_session",
         )
+    if session.must_change_password or (mfa.required_for(session.role) and not session.mfa_enabled):
+        raise Forbidden(
+            "Finish signing in first (a new password, two-step sign-in), or give the password.",
+            code="sign_in_unfinished",
+        )
     return session.account_id
 
 

@@ -141,6 +141,14 @@ class MfaStartOut(BaseModel):
 
 class MfaConfirmIn(Strict):
     one_time_code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    current_password: Annotated[
+        Password | None,
+        Field(
+            description="Your password: needed unless this session was made to enrol at "
+            "sign-in (staff, just signed in with it), so that a stolen session cannot lock "
+            "you out with someone else's authenticator."
+        ),
+    ] = None
 
 
 class MfaConfirmOut(BaseModel):

@@ -87,6 +87,8 @@ async def change_email(
     """Change your e-mail address: it takes effect once confirmed from the new address,
     and the old address is told."""
     account_id, now = principal.require_account(), datetime.now(UTC)
+    new_key = container.identity.email_key(body.new_email)
+    await run_in_threadpool(container.rate_limits.email_change, str(account_id), new_key, now)
     await run_in_threadpool(
         container.signin.reauthenticate,
         account_id,

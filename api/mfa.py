@@ -10,6 +10,7 @@ from api.account_models import MfaConfirmIn, MfaConfirmOut, MfaDisableIn, MfaSta
 from api.deps import ContainerDep
 from api.errors import error_responses
 from api.timing import client_address
+from domain.errors import Unauthenticated
 
 router = APIRouter(prefix="/v1/me/mfa", tags=["me"])
 
@@ -30,15 +31,30 @@ def start_enrolment(principal: PrincipalDep, container: ContainerDep) -> MfaStar
 @router.post(
     "/confirm",
     response_model=MfaConfirmOut,
-    responses=error_responses(401, 409, 413, 422),
+    responses=error_responses(401, 409, 413, 422, 429, 503),
     **allow("self", during_enrolment=True),
 )
-def confirm_enrolment(
-    body: MfaConfirmIn, principal: PrincipalDep, container: ContainerDep
+async def confirm_enrolment(
+    body: MfaConfirmIn, request: Request, principal: PrincipalDep, container: ContainerDep
 ) -> MfaConfirmOut:
-    """Turn two-step sign-in on with a code from the app; returns ten recovery codes, once."""
-    codes = container.signin.second_factor.confirm(
-        principal.require_account(), body.one_time_code, datetime.now(UTC)
+    """Turn two-step sign-in on with a code from the app (and your password, unless this
+    session was made to enrol at sign-in); returns ten recovery codes, once."""
+    account_id, now = principal.require_account(), datetime.now(UTC)
+    if body.current_password is not None:
+        await run_in_threadpool(
+            container.signin.reauthenticate,
+            account_id,
+            body.current_password,
+            client_address(request),
+            now,
+            principal.session_token,
+        )
+    elif not principal.must_enrol_mfa:
+        raise Unauthenticated(
+            "Enter your password to turn two-step sign-in on.", code="password_required"
+        )
+    codes = await run_in_threadpool(
+        container.signin.second_factor.confirm, account_id, body.one_time_code, now
     )
     return MfaConfirmOut(recovery_codes=codes)
 

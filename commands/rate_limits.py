@@ -1,5 +1,6 @@
-"""Which actions are rate limited, in which buckets: registration, booking, password-reset
-requests and tracking lookups of unknown waybills (domain/rate_limits.py has the rule).
+"""Which actions are rate limited, in which buckets: registration, e-mail changes,
+booking, password-reset requests and tracking lookups of unknown waybills
+(domain/rate_limits.py has the rule).
 
 Bucket names start with the deployment's topic prefix, so systems sharing one database
 (tests, staging beside production) never count against each other. Client addresses are
@@ -53,6 +54,16 @@ class RateLimits:
         limits = {
             self._name("register-email", email_key): self._registration_email,
             self._name("register", _hashed(client)): self._registration,
+        }
+        self._take(limits, now)
+
+    def email_change(self, account: str, email_key: str, now: datetime) -> None:
+        """A change mails a link to the new address: it shares that address's quota with
+        registrations (nobody fills a stranger's mailbox either way), and an account asks
+        at most as often as it may ask for password resets."""
+        limits = {
+            self._name("register-email", email_key): self._registration_email,
+            self._name("email-change", account): self._reset,
         }
         self._take(limits, now)
 

@@ -229,12 +229,14 @@ class Account(Aggregate):
     def _password_changed(self, changed_at: datetime, by_reset: bool) -> None:
         pass
 
-    def request_password_reset(self, now: datetime) -> bool:
+    def request_password_reset(self, now: datetime, *, urgent: bool = False) -> bool:
         """Ask for a reset link; False (nothing sent) within RESET_COOLDOWN of the last ask,
-        so nobody can flood a customer's mailbox with reset e-mails."""
+        so nobody can flood a customer's mailbox with reset e-mails. `urgent`: the owner
+        just cancelled a takeover from their old address, and an earlier ask (perhaps the
+        attacker's) must not hold their link back."""
         self._require_live()
         last = self.reset_requested_at
-        if last is not None and now - last < RESET_COOLDOWN:
+        if not urgent and last is not None and now - last < RESET_COOLDOWN:
             return False
         self._password_reset_requested(requested_at=now)
         return True

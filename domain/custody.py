@@ -93,10 +93,17 @@ def check_custody(
     kind: ScanKind,
     location: str,
     at: datetime,
-    destination: str,
+    route: tuple[str, str],
     history: Sequence[Fact],
 ) -> None:
-    """Only a courier takes a parcel; only its holder, at the destination, ends a delivery."""
+    """Only a courier takes a parcel; only its holder, at the destination, ends a delivery;
+    a return ends at the origin. `route`: the origin and destination areas."""
+    origin, destination = route
+    if kind is ScanKind.RETURNED_TO_SHIPPER and city_code(location) != city_code(origin):
+        raise RuleViolation(
+            "A parcel is returned to its shipper in the origin's city.",
+            code="return_outside_origin",
+        )
     if kind not in BY_COURIER:
         return
     if scanner.courier is None:
@@ -112,6 +119,17 @@ def check_custody(
             "A delivery outcome is recorded only in the destination's city.",
             code="delivery_outside_destination",
         )
+    if kind is ScanKind.DELIVERED and _changed_hands_after(history, at):
+        # Whatever order scans arrive in: a parcel seen at a hub or taken by a courier
+        # after a delivery's time was not delivered then.
+        raise Conflict(
+            "The parcel changed hands after this delivery's time.", code="custody_conflict"
+        )
+
+
+def _changed_hands_after(history: Sequence[Fact], at: datetime) -> bool:
+    start = bisect_right(history, at, key=_time)
+    return any(f.kind in AT_HUB or f.kind is ScanKind.WITH_COURIER for f in history[start:])
 
 
 def check_outcomes_kept(fact: Fact, history: Sequence[Fact]) -> None:
@@ -151,11 +169,12 @@ def anomalies(fact: Fact, history: Sequence[Fact], origin: str, destination: str
     if fact.kind is ScanKind.ARRIVED_AT_HUB and city_code(fact.location) not in route:
         found.append(MISROUTE)
     up_to = bisect_right(history, fact.scanned_at, key=_time)
-    if up_to:
-        last = history[up_to - 1]
-        moved = city_code(last.location) != city_code(fact.location)
-        if moved and last.kind is not ScanKind.DEPARTED_HUB:
-            found.append(LOCATION_JUMP)
+    # Before its first scan a parcel is where it was booked (at the shipper's, unmoved).
+    last = history[up_to - 1] if up_to else None
+    last_place = last.location if last else origin
+    moved = city_code(last_place) != city_code(fact.location)
+    if moved and (last is None or last.kind is not ScanKind.DEPARTED_HUB):
+        found.append(LOCATION_JUMP)
     return found
 
 

@@ -128,6 +128,14 @@ def forgive(attempt: Attempt, now: datetime) -> Attempt:
     )
 
 
+def withdraw(attempt: Attempt, now: datetime) -> Attempt:
+    """An attempt the server could not judge (too busy to hash the password): every
+    bucket drops it, as if it had never begun."""
+    own = _uncounted(attempt.own, ACCOUNT, now)
+    client = attempt.client if attempt.trusted else _uncounted(attempt.client, CLIENT, now)
+    return replace(attempt, own=own, client=client, hour=_uncounted(attempt.hour, HOUR, now))
+
+
 def _checked(attempt: Attempt) -> tuple[tuple[Bucket, Limits], ...]:
     if attempt.trusted:
         return ((attempt.own, ACCOUNT), (attempt.hour, HOUR))

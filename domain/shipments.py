@@ -203,7 +203,7 @@ class Shipment(Aggregate):
             known.kind,
             scan.location,
             scan.scanned_at,
-            self.destination,
+            (self.origin, self.destination),
             self.history,
         )
         fact = Fact(scan.scanned_at, known.kind, scan.location, scan.actor)

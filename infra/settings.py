@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     argon2_concurrency: int | None = Field(
         default=None,
         ge=1,
-        description="argon2 hashes one API process runs at once; unset means its core count. "
-        "With several API processes on one machine, set it to cores / processes.",
+        description="argon2 hashes one API process runs at once; unset means one less than "
+        "its cores (at least 1). With several API processes on one machine, set it to "
+        "(cores - 1) / processes.",
     )
     argon2_wait_max_s: float = Field(
         default=2.0,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.areas import city_of
+from domain.custody import RELATIONSHIPS
 from domain.public import PublicEvent
 from domain.scans import SCAN_CODES, TERMINAL_KINDS
 from domain.sealing import is_sealed
@@ -86,8 +87,10 @@ def scanned(tracked: Tracked, event: PublicEvent) -> None:
     pod_name = sealed_or_none(data.get("recipient_name"))
     if pod_name is not None:
         tracked.pod_receiver_name = pod_name
-    if data.get("recipient_relationship") is not None:
-        public["pod_relationship"] = data["recipient_relationship"]
+    relationship = data.get("recipient_relationship")
+    if relationship is not None:
+        # Scans from before the fixed list may hold free text about a person: never shown.
+        public["pod_relationship"] = relationship if relationship in RELATIONSHIPS else "other"
 
 
 def scan_row(event: PublicEvent) -> tuple[Any, ...]:

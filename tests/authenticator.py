@@ -29,14 +29,16 @@ class Authenticator:
         return pyotp.TOTP(self.secret).at(step * STEP_S)
 
 
-def enrol(client: Any, headers: dict[str, str]) -> Authenticator:
-    """Turn two-step sign-in on for the signed-in person (an httpx or TestClient client)."""
+def enrol(client: Any, headers: dict[str, str], password: str | None = None) -> Authenticator:
+    """Turn two-step sign-in on for the signed-in person (an httpx or TestClient client):
+    `password` is needed unless the session was made to enrol (staff at first sign-in)."""
     started = client.post("/v1/me/mfa", headers=headers)
     assert started.status_code == 201, started.text
     authenticator = Authenticator(started.json()["secret"])
-    confirmed = client.post(
-        "/v1/me/mfa/confirm", json={"one_time_code": authenticator.code()}, headers=headers
-    )
+    body = {"one_time_code": authenticator.code()}
+    if password is not None:
+        body["current_password"] = password
+    confirmed = client.post("/v1/me/mfa/confirm", json=body, headers=headers)
     assert confirmed.status_code == 200, confirmed.text
     authenticator.recovery_codes = confirmed.json()["recovery_codes"]
     return authenticator

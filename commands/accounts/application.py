@@ -88,8 +88,12 @@ class Accounts(Application[UUID]):
             account_id, lambda account: account.record_password_change(now, by_reset=by_reset)
         )
 
-    def request_password_reset(self, account_id: UUID, now: datetime) -> Written:
-        return self._change(account_id, lambda account: account.request_password_reset(now))
+    def request_password_reset(
+        self, account_id: UUID, now: datetime, *, urgent: bool = False
+    ) -> Written:
+        return self._change(
+            account_id, lambda account: account.request_password_reset(now, urgent=urgent)
+        )
 
     def record_mfa_enabled(self, account_id: UUID, now: datetime) -> Written:
         return self._change(account_id, lambda account: account.record_mfa_enabled(now))

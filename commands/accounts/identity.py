@@ -243,12 +243,14 @@ class Identity:
         old_key = self._verified_email_key(account_id, old_email) if old_email else None
         with self.pool.connection() as conn, conn.transaction():
             tokens.revoke_all(conn, account_id, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
+            # A reset link the attacker may have sent to the address they held dies too.
+            tokens.revoke_all(conn, account_id, tokens.Purpose.RESET_PASSWORD)
             sessions.revoke_all(conn, account_id, now)
             sessions.forget_devices(conn, account_id)
         restored, written = self.accounts.undo_email_change(account_id, change_id, now)
         if restored is not None and old_key is not None:
             self._set_email(account_id, old_key, activate=False)
-        reset = self.accounts.request_password_reset(account_id, now)
+        reset = self.accounts.request_password_reset(account_id, now, urgent=True)
         log.info("an e-mail change was cancelled from the old address")
         return Written.of([], dict(written.positions) | dict(reset.positions))
 

@@ -19,7 +19,7 @@ from commands.accounts.mfa import SecondFactor
 from commands.writes import Written
 from domain import mfa as mfa_rules
 from domain.accounts import normalise_user_id
-from domain.errors import Forbidden, TooManyAttempts, Unauthenticated
+from domain.errors import Busy, Forbidden, TooManyAttempts, Unauthenticated
 from domain.passwords import check_password
 from domain.session_policy import Lifetime, SessionPolicy
 from infra.postgres import credentials, sessions, tokens
@@ -105,7 +105,9 @@ class SignIn:
         self, attempt: Attempt, password: str, now: datetime, one_time_code: str | None = None
     ) -> SignedIn:
         credential = attempt.credential
-        if not self.passwords.verify(credential.password_hash if credential else None, password):
+        stored = credential.password_hash if credential else None
+        counted = (attempt.user_key, attempt.client, attempt.device_key)
+        if not self._verify(stored, password, counted, now):
             raise wrong_credentials()
         assert credential is not None  # verify() is False without a stored hash
         # The attempt stays counted as a failure until the second factor passes too, so
@@ -140,6 +142,25 @@ class SignIn:
             credential.must_change_password,
             mfa_rules.required_for(credential.role) and not enrolled,
         )
+
+    def _verify(
+        self,
+        stored: str | None,
+        password: str,
+        counted: tuple[str, str, str | None],
+        now: datetime,
+    ) -> bool:
+        """Check a password the throttle has counted (`counted`: its account key, client
+        and device); when no hashing slot comes free, the attempt is withdrawn, not left
+        to count as a failure against a person who only met a busy server."""
+        try:
+            return self.passwords.verify(stored, password)
+        except Busy:
+            account_key, client, device_key = counted
+            self.throttle.withdrawn(
+                account_key=account_key, client=client, device_key=device_key, now=now
+            )
+            raise
 
     def _prove_second_factor(self, account_id: UUID, code: str | None, now: datetime) -> bool:
         """Whether the account has a second factor; raises unless `code` proves it."""
@@ -200,15 +221,24 @@ class SignIn:
         client: str,
         now: datetime,
         session_token: str | None,
+        *,
+        link_token: str | None = None,
     ) -> str | None:
         """Check a signed-in user's password again (before erasure, an e-mail or password
         change), throttled like a login in the bucket of the session's own device: a
         stolen session cannot guess the password, and nobody can lock the customer out.
-        Returns that device's key. Without a session (a link followed from an e-mail), the
-        attempt counts as one from an untrusted device."""
+        Returns that device's key. Without a session, a link followed from an e-mail is
+        the device (holding it proves the mailbox), so a stranger who fills the account's
+        unknown-devices bucket cannot stop its owner from confirming their address."""
         with self.pool.connection() as conn:
             credential = credentials.by_account(conn, account_id)
-            device_key = sessions.session_device_key(conn, session_token) if session_token else None
+            device_key = (
+                sessions.session_device_key(conn, session_token)
+                if session_token
+                else f"link:{tokens.digest(link_token).hex()}"
+                if link_token
+                else None
+            )
         if credential is None:
             raise wrong_credentials()
         verdict = self.throttle.begin(
@@ -219,7 +249,8 @@ class SignIn:
                 "Too many wrong passwords; wait before trying again.",
                 retry_after_s=verdict.retry_after_s or 60,
             )
-        if not self.passwords.verify(credential.password_hash, password):
+        counted = (credential.user_key, client, device_key)
+        if not self._verify(credential.password_hash, password, counted, now):
             raise Unauthenticated("The password is wrong.", code="invalid_password")
         self.throttle.succeeded(
             account_key=credential.user_key, client=client, device_key=device_key, now=now
@@ -257,7 +288,7 @@ class SignIn:
         """Verify a registration's address, proved by the password of the account that
         registered it; a wrong password leaves the link usable."""
         account_id = self.identity.link_owner(token, tokens.Purpose.VERIFY_EMAIL)
-        self.reauthenticate(account_id, password, client, now, None)
+        self.reauthenticate(account_id, password, client, now, None, link_token=token)
         return self.identity.verify_email(token, account_id, now)
 
     def confirm_email_change(
@@ -265,7 +296,7 @@ class SignIn:
     ) -> Written:
         """Confirm a new address, proved by the password of the account that asked for it."""
         account_id = self.identity.link_owner(token, tokens.Purpose.CONFIRM_EMAIL_CHANGE)
-        self.reauthenticate(account_id, password, client, now, None)
+        self.reauthenticate(account_id, password, client, now, None, link_token=token)
         return self.identity.confirm_email_change(token, account_id, now)
 
     def change_password(

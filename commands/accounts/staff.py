@@ -11,7 +11,7 @@ from commands.accounts.identity import Identity, NewAccount
 from domain.accounts import HUB_ROLES, STAFF_ROLES, Role, normalise_user_id
 from domain.custody import check_hub
 from domain.errors import Conflict, NotFound, RuleViolation
-from infra.postgres import credentials, mfa, sessions
+from infra.postgres import credentials, device_keys, mfa, sessions
 
 FIRST_ADMIN_USER_ID = "admin"
 
@@ -50,8 +50,9 @@ def create_staff(
 def assign_hub(identity: Identity, account_id: UUID, hub: str, now: datetime) -> None:
     """Recorded on the account for audit, kept on its credential for the session look-up."""
     identity.accounts.assign_hub(account_id, check_hub(hub), now)
-    with identity.pool.connection() as conn:
+    with identity.pool.connection() as conn, conn.transaction():
         credentials.set_hub(conn, account_id, hub)
+        device_keys.forget_remembered(conn)  # keys bound to them at the old hub stop
 
 
 def ensure_first_admin(identity: Identity, now: datetime) -> str | None:
@@ -89,6 +90,7 @@ def issue_one_time_password(
         credentials.set_one_time_password(conn, credential.account_id, password_hash, now)
         sessions.revoke_all(conn, credential.account_id, now)
         sessions.forget_devices(conn, credential.account_id)
+        device_keys.revoke_keys_of(conn, credential.account_id)  # a courier's lost phone
         if reset_mfa:
             mfa.remove(conn, credential.account_id)
     identity.accounts.record_password_change(credential.account_id, now, by_reset=True)

@@ -93,10 +93,33 @@ def digest(secret: str) -> bytes:
 
 
 def authenticate(pool: ConnectionPool, secret: str) -> Device | None:
+    """The device of a live key. A key bound to a courier works only while that account
+    is a courier of the key's hub: moved to another hub, made something else or erased,
+    the courier's old phone stops at once."""
     with pool.connection() as conn:
         row = conn.execute(
-            """SELECT key_id, hub_code, courier_account FROM api_keys
-               WHERE key_hash = %s AND revoked_at IS NULL""",
+            """SELECT k.key_id, k.hub_code, k.courier_account FROM api_keys k
+               LEFT JOIN credentials c ON c.account_id = k.courier_account
+               WHERE k.key_hash = %s AND k.revoked_at IS NULL
+                 AND (k.courier_account IS NULL
+                      OR (c.role = 'courier' AND c.hub_code = k.hub_code))""",
             (_digest(secret),),
         ).fetchone()
     return Device(*row) if row else None
+
+
+def forget_remembered(conn: psycopg.Connection[Any]) -> None:
+    """Every API process empties its memory of keys when the caller's transaction commits
+    (a courier's hub or access changed, so keys bound to them must be looked up again)."""
+    conn.execute(f"NOTIFY {REVOCATIONS}")
+
+
+def revoke_keys_of(conn: psycopg.Connection[Any], courier: UUID) -> int:
+    """Revoke every key bound to a courier (their phone was lost with their password)."""
+    cur = conn.execute(
+        """UPDATE api_keys SET revoked_at = now()
+           WHERE courier_account = %s AND revoked_at IS NULL""",
+        (courier,),
+    )
+    forget_remembered(conn)
+    return cur.rowcount

@@ -14,7 +14,17 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from domain.login_policy import ACCOUNT, CLIENT, HOUR, Attempt, Bucket, Verdict, decide, forgive
+from domain.login_policy import (
+    ACCOUNT,
+    CLIENT,
+    HOUR,
+    Attempt,
+    Bucket,
+    Verdict,
+    decide,
+    forgive,
+    withdraw,
+)
 
 __all__ = ["DDL", "LoginThrottle", "Verdict"]
 
@@ -118,6 +128,15 @@ class LoginThrottle:
         rows = _rows(account_key, client, device_key)
         with self._pool.connection() as conn, conn.transaction():
             _store(conn, rows, forgive(_lock(conn, rows), now))
+
+    def withdrawn(
+        self, *, account_key: str, client: str, device_key: str | None, now: datetime
+    ) -> None:
+        """The password could not be checked (no hashing slot): undo what `begin` counted,
+        so an honest person retrying under load never locks themselves out."""
+        rows = _rows(account_key, client, device_key)
+        with self._pool.connection() as conn, conn.transaction():
+            _store(conn, rows, withdraw(_lock(conn, rows), now))
 
     def clear_account(self, account_key: str) -> None:
         """Forget every failure on the account (after a password reset by e-mail)."""

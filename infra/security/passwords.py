@@ -1,7 +1,8 @@
 """argon2id password hashing with parameters from settings (at least OWASP's minimum).
 
 Each hash takes a core for tens of milliseconds, so a process runs at most
-`argon2_concurrency` at once (its core count by default); a request that cannot get a
+`argon2_concurrency` at once (by default one less than its cores, at least one: a core
+is always left for scans, tracking and the consumers); a request that cannot get a
 slot within `argon2_wait_max_s` is answered 503 with Retry-After instead of queueing
 without end, and one client cannot take every core.
 """
@@ -29,7 +30,9 @@ class Passwords:
             parallelism=settings.argon2_parallelism,
             type=Type.ID,
         )
-        self._slots = threading.BoundedSemaphore(settings.argon2_concurrency or _cores())
+        self._slots = threading.BoundedSemaphore(
+            settings.argon2_concurrency or max(1, _cores() - 1)
+        )
         self._wait_s = settings.argon2_wait_max_s
         # Verifying against this when no account matches costs the same as a real check,
         # so timing does not tell whether a user id exists.

@@ -247,7 +247,7 @@ def _confirm_mfa(scene: Scene, kind: str) -> Call:
     assert started.status_code == 201, started.text
     code = pyotp.TOTP(started.json()["secret"]).now()
     headers = who.headers if _has_account(kind) else scene.caller(kind).headers
-    return Call(headers, {"one_time_code": code})
+    return Call(headers, {"one_time_code": code, "current_password": who.password})
 
 
 def _disable_mfa(scene: Scene, kind: str) -> Call:
@@ -258,7 +258,7 @@ def _disable_mfa(scene: Scene, kind: str) -> Call:
         code = AUTHENTICATORS[who.user_id].code()
     elif kind in {"owner", "other"}:
         who = scene.fresh(kind)
-        code = enrol(scene.client, who.headers).code()
+        code = enrol(scene.client, who.headers, who.password).code()
     else:
         who, code = scene.caller(kind), "123456"
     return Call(who.headers, {"password": who.password, "one_time_code": code})

@@ -147,7 +147,7 @@ def sign_in(client: httpx.Client, user_id: str, password: str) -> dict[str, str]
     assert answer.status_code == 201, answer.text
     headers = {"Authorization": f"Bearer {answer.json()['token']}"}
     if answer.json()["mfa_enrolment_required"]:
-        AUTHENTICATORS[user_id] = enrol(client, headers)
+        AUTHENTICATORS[user_id] = enrol(client, headers, password)
     return headers
 
 

@@ -98,7 +98,8 @@ def _register_and_verify(
     }
     assert client.post("/v1/accounts", json=registration).status_code == 202
     token = link_token(system.state_dir, email, "verify-email")
-    assert client.post("/v1/accounts/verify-email", json={"token": token}).status_code == 200
+    proof = {"token": token, "password": registration["password"]}
+    assert client.post("/v1/accounts/verify-email", json=proof).status_code == 200
     return sign_in(client, user_id, registration["password"])
 
 

@@ -133,3 +133,21 @@ def test_an_email_change_is_confirmed_only_by_the_account_that_asked(api: Api) -
     assert forged.json()["error"]["code"] == "invalid_session"
     assert right.status_code == 200, right.text
     assert api.client.get("/v1/me", headers=headers).json()["email"] == new_email
+
+
+def test_a_stranger_filling_the_accounts_bucket_cannot_stop_its_owner_confirming(
+    api: Api,
+) -> None:
+    """Anyone who knows a user id can fail its sign-ins; the link is the owner's device."""
+    owner = registration()
+    assert api.client.post("/v1/accounts", json=owner).status_code == 202
+    link = api.link(owner["user_id"], tokens.Purpose.VERIFY_EMAIL)
+    for _ in range(12):
+        sign_in(api, owner["user_id"], "wrong guess number 1")
+    assert sign_in(api, owner["user_id"], "wrong guess number 1").status_code == 429
+
+    confirmed = api.client.post(
+        "/v1/accounts/verify-email", json={"token": link, "password": owner["password"]}
+    )
+
+    assert confirmed.status_code == 200, confirmed.text

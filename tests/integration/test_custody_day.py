@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from commands.accounts.staff import create_staff
+from commands.accounts.staff import assign_hub, create_staff, issue_one_time_password
 from commands.container import Container
 from consumers.registry import projection
 from consumers.runner import ProjectionRunner
@@ -118,7 +118,7 @@ def _signed_in(client: TestClient, user_id: str) -> dict[str, str]:
     assert answer.status_code == 201, answer.text
     headers = {"Authorization": f"Bearer {answer.json()['token']}"}
     if answer.json()["mfa_enrolment_required"]:
-        enrol(client, headers)
+        enrol(client, headers, PASSWORD)
     return headers
 
 
@@ -379,3 +379,20 @@ def _settled(day: Day, awb: str, token: str) -> dict[str, list[tuple[Any, ...]]]
 
     assert wait_until(still, timeout=20, interval=0.3), "the database never settled"
     return taken[-1]
+
+
+def test_a_couriers_phone_stops_when_they_move_hub_or_get_a_new_password(day: Day) -> None:
+    booked = datetime.now(UTC)
+    phone = day.keys["courier_cgk"]
+
+    def answers() -> int:
+        return day.client.post("/v1/shipments", json=booking_body(), headers=phone).status_code
+
+    assert answers() == 201
+    assign_hub(day.container.identity, day.accounts["courier_cgk"], "SUB60000", booked)
+    assert wait_until(lambda: answers() == 401, 10), "a key of the old hub still worked"
+
+    assign_hub(day.container.identity, day.accounts["courier_cgk"], "CGK10000", booked)
+    assert wait_until(lambda: answers() == 201, 10), "back at its hub, the phone works again"
+    issue_one_time_password(day.container.identity, "courier-cgk", booked)
+    assert wait_until(lambda: answers() == 401, 10), "a reset ends the courier's phones"

@@ -153,7 +153,7 @@ def test_staff_cannot_turn_the_second_factor_off_but_a_customer_can(api: Api) ->
     assert refused.status_code == 403
     customer = verified(api)
     headers = bearer(sign_in(api, customer["user_id"], customer["password"]))
-    phone = enrol(api.client, headers)
+    phone = enrol(api.client, headers, customer["password"])
     no_code = sign_in(api, customer["user_id"], customer["password"])
     assert error_code(no_code) == "one_time_code_required"
     wrong = {"password": customer["password"], "one_time_code": "000000"}
@@ -244,7 +244,7 @@ def test_the_first_admins_one_time_password_expires_and_an_operator_issues_anoth
 def test_erasure_destroys_the_totp_secret(api: Api) -> None:
     body = verified(api)
     headers = bearer(sign_in(api, body["user_id"], body["password"]))
-    enrol(api.client, headers)
+    enrol(api.client, headers, body["password"])
     account_id = api.account_id(body["user_id"])
     with api.container.pool.connection() as conn:
         row = conn.execute("SELECT sealed_secret FROM mfa WHERE account_id = %s", (account_id,))
@@ -269,3 +269,21 @@ def test_only_a_signed_in_person_sees_or_ends_their_sessions(api: Api) -> None:
     assert api.client.get("/v1/me/sessions", headers=enrolling).status_code == 403
     assert api.client.delete("/v1/me/sessions", headers=enrolling).status_code == 204
     assert api.client.get("/v1/me", headers=enrolling).status_code == 401
+
+
+def test_a_full_session_turns_two_step_sign_in_on_only_with_the_password(api: Api) -> None:
+    """A stolen customer session must not lock the owner out with the thief's app."""
+    body = verified(api)
+    headers = bearer(sign_in(api, body["user_id"], body["password"]))
+    started = api.client.post("/v1/me/mfa", headers=headers).json()
+    code = Authenticator(started["secret"]).code()
+
+    thief = api.client.post("/v1/me/mfa/confirm", json={"one_time_code": code}, headers=headers)
+    wrong = {"one_time_code": code, "current_password": "not the password 12"}
+    guessed = api.client.post("/v1/me/mfa/confirm", json=wrong, headers=headers)
+
+    assert (thief.status_code, error_code(thief)) == (401, "password_required")
+    assert (guessed.status_code, error_code(guessed)) == (401, "invalid_password")
+    assert sign_in(api, body["user_id"], body["password"]).status_code == 201, "still off"
+    owner = {"one_time_code": code, "current_password": body["password"]}
+    assert api.client.post("/v1/me/mfa/confirm", json=owner, headers=headers).status_code == 200

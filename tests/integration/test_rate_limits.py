@@ -167,3 +167,31 @@ def test_concurrent_hashes_beyond_the_bound_answer_503_with_retry_after(settings
     assert {a.status_code for a in answers} == {202, 503}
     assert {a.json()["error"]["code"] for a in busy} == {"server_busy"}
     assert {a.headers["Retry-After"] for a in busy} == {"1"}
+
+
+def test_email_changes_are_limited_per_account_and_per_address_named(settings: Settings) -> None:
+    """Each change mails a link: a stranger's mailbox gets at most the address's quota,
+    whoever asks, and one account cannot mail the world."""
+    limits = {"limit_registrations_per_email_hour": 2, "limit_password_resets_per_account_hour": 3}
+    with running(settings, **limits) as api:
+        people = []
+        for _ in range(2):
+            body = registration()
+            new = NewAccount(body["user_id"], body["email"], body["password"], "Sari", None)
+            api.container.identity.register(new, datetime.now(UTC), active=True)
+            signed = api.client.post(
+                "/v1/sessions", json={"user_id": body["user_id"], "password": body["password"]}
+            )
+            assert signed.status_code == 201, signed.text
+            people.append((body, {"Authorization": f"Bearer {signed.json()['token']}"}))
+        stranger = registration()["email"]
+
+        def change(who: int, address: str) -> int:
+            body, headers = people[who]
+            asked = {"current_password": body["password"], "new_email": address}
+            return api.client.post("/v1/me/email", json=asked, headers=headers).status_code
+
+        assert [change(0, stranger), change(1, stranger), change(1, stranger)] == [202, 202, 429]
+        recorded = api.accounts_events()
+        assert [change(0, registration()["email"]) for _ in range(3)] == [202, 202, 429]
+        assert api.accounts_events() == recorded + 2, "a refused change records nothing"

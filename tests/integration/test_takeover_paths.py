@@ -316,3 +316,31 @@ def test_the_upgrade_step_records_earlier_links_and_shreds_those_of_erased_accou
     assert api.container.keyring.unseal(later) is not None, "still theirs, until they erase"
     _erase(api, erased_after)
     assert api.container.keyring.unseal(later) is None
+
+
+def test_cancelling_kills_the_attackers_reset_link_and_still_sends_the_owner_one(
+    api: Api,
+) -> None:
+    victim = verified(api)
+    change_id = _ask_for_email_change(api, victim, ATTACKER_ADDRESS)
+    cancel = _cancel_link(api, victim, change_id)
+    proof = {"token": _confirm_link(api, victim, change_id), "password": victim["password"]}
+    assert api.client.post("/v1/email-changes/confirm", json=proof).status_code == 200
+    # The attacker, holding the address, asks for a reset: its link goes to them.
+    api.client.post("/v1/password-resets", json={"user_id": victim["user_id"]})
+    attackers_reset = api.link(victim["user_id"], tokens.Purpose.RESET_PASSWORD)
+    account_id = api.account_id(victim["user_id"])
+    asked_by_attacker = api.container.accounts.account(account_id).reset_requested_at
+
+    assert api.client.post("/v1/email-changes/cancel", json={"token": cancel}).status_code == 200
+
+    taken = api.client.post(
+        "/v1/password-resets/confirm",
+        json={"token": attackers_reset, "new_password": "rendang padang pedas 77"},
+    )
+    assert taken.status_code == 422, taken.text
+    assert taken.json()["error"]["code"] == "invalid_token"
+    owners_ask = api.container.accounts.account(account_id).reset_requested_at
+    assert owners_ask is not None
+    assert asked_by_attacker is not None
+    assert owners_ask > asked_by_attacker, "the owner's reset is sent despite the cool-down"

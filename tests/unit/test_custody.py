@@ -338,3 +338,47 @@ def test_a_scan_stored_before_custody_reads_back_with_no_anomaly_and_its_free_te
         "YANG BERSANGKUTAN",
         "key_0123456789ab",
     )
+
+
+# -- found by review: a first scan far from the booking, backdated outcomes, returns --------
+
+
+def test_a_first_scan_far_from_where_the_parcel_was_booked_is_a_location_jump(
+    app: Shipments,
+) -> None:
+    """A destination courier 'taking' a parcel that never left Jakarta is shown to staff."""
+    awb = given_shipment(app)
+
+    [event] = when_scanned(app, awb, a_scan("IP3", hours(0.1)))
+
+    assert event.data["anomalies"] == ["location_jump"]
+
+
+def test_a_first_scan_where_the_parcel_was_booked_is_no_anomaly(app: Shipments) -> None:
+    awb = given_shipment(app)
+
+    [event] = when_scanned(app, awb, a_scan("RC1", hours(0.1)))
+
+    assert event.data["anomalies"] == []
+
+
+def test_a_delivery_timed_before_the_parcel_went_back_to_a_hub_is_refused(
+    app: Shipments,
+) -> None:
+    """A held the parcel at 1 h; it was back at the hub at 3 h and B took it at 4 h. A's
+    phone then claims a delivery at 2 h: the parcel was evidently not delivered then."""
+    back = a_scan("IP1", hours(3), hub="BDO40000", location="BDO40000")
+    awb = given_shipment(app, a_scan("IP3", hours(1)), back, by(OTHER_COURIER, "IP3", hours(4)))
+
+    assert rejection_of(app, awb, a_scan("D01", hours(2))) == "custody_conflict"
+    [event] = when_scanned(app, awb, by(OTHER_COURIER, "D01", hours(5)))
+    assert event.data["actor"] == OTHER_COURIER, "the real holder still delivers"
+
+
+def test_a_return_is_recorded_only_in_the_origin_city(app: Shipments) -> None:
+    awb = given_shipment(app, a_scan("IP3", hours(1)), a_scan("U04", hours(2)))
+    at_destination = a_scan("R01", hours(5), hub="BDO40000", location="BDO40000")
+
+    assert rejection_of(app, awb, at_destination) == "return_outside_origin"
+    [event] = when_scanned(app, awb, a_scan("R01", hours(9)))
+    assert event.data["kind"] == "returned_to_shipper"

@@ -21,6 +21,7 @@ from domain.login_policy import (
     decide,
     forgive,
     live,
+    withdraw,
 )
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -251,3 +252,31 @@ def test_no_more_than_100_failures_count_in_an_hour_window_whatever_the_devices(
         else:
             assert under_own_lock or in_window == HOURLY_CAP
         assert in_window <= HOURLY_CAP
+
+
+@given(
+    own=st.integers(0, ACCOUNT_LOCK_AT - 1),
+    client=st.integers(0, CLIENT_LOCK_AT - 1),
+    hour=st.integers(0, HOURLY_CAP - 1),
+    trusted=st.booleans(),
+)
+def test_an_attempt_withdrawn_because_the_server_was_busy_counts_nothing(
+    own: int, client: int, hour: int, trusted: bool
+) -> None:
+    """A sign-in whose password could not be hashed (503) leaves the buckets as they were:
+    retrying under load never locks an honest person out."""
+    before = Attempt(
+        own=Bucket(own, START if own else None),
+        client=Bucket(client, START if client else None),
+        hour=Bucket(hour, START if hour else None),
+        trusted=trusted,
+    )
+    now = START + timedelta(minutes=1)
+    verdict, counted = decide(before, now)
+    assert verdict.allowed
+
+    after = withdraw(counted, now)
+
+    assert after.own.failures == own
+    assert after.client.failures == client
+    assert after.hour.failures == hour
