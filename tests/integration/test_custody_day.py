@@ -253,17 +253,19 @@ def test_exceptions_page_newest_first_with_a_cursor(day: Day) -> None:
     token = answer.json()["consistency_token"]
     first = day.client.get(
         "/v1/exceptions",
-        params={"limit": 2, "consistency_token": token},
+        params={"limit": 3, "consistency_token": token},
         headers=day.keys["auditor"],
     ).json()
     second = day.client.get(
         "/v1/exceptions",
-        params={"limit": 2, "after": first["next_after"]},
+        params={"limit": 3, "after": first["next_after"]},
         headers=day.keys["auditor"],
     ).json()
 
-    seen = [e["scan_id"] for e in first["exceptions"] + second["exceptions"]]
-    assert len(seen) == len(set(seen)) == 3
+    # Three misroutes, and the first arrival is also a jump from where it was booked.
+    seen = [(e["scan_id"], e["anomaly"]) for e in first["exceptions"] + second["exceptions"]]
+    assert len(seen) == len(set(seen)) == 4
+    assert sorted(anomaly for _, anomaly in seen).count("misroute") == 3
     assert second["next_after"] is None
     bad = day.client.get("/v1/exceptions", params={"after": "x"}, headers=day.keys["auditor"])
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_cursor")
