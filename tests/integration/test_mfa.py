@@ -40,7 +40,8 @@ def api(pg_admin_url: str, broker: EmbeddedBroker) -> Iterator[Api]:
 
 def new_staff(api: Api, role: Role = Role.COURIER) -> str:
     user_id = f"{role.value.replace('_', '-')}-{uuid4().hex[:6]}"
-    create_staff(api.container.identity, role, user_id, PASSWORD, datetime.now(UTC))
+    hub = "CGK10000" if role in {Role.COURIER, Role.HUB_OPERATOR} else None
+    create_staff(api.container.identity, role, user_id, PASSWORD, datetime.now(UTC), hub=hub)
     return user_id
 
 

@@ -31,7 +31,12 @@ class Customer:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
-    with running(settings) as running_api:
+    # E-mail changes are rate limited too (a few an hour); these tests count passwords.
+    limits = {
+        "limit_password_resets_per_account_hour": 100,
+        "limit_registrations_per_email_hour": 100,
+    }
+    with running(settings, **limits) as running_api:
         yield running_api
 
 
