@@ -83,6 +83,23 @@ def sign_in(api: Api, user_id: str, password: str, **extra: Any) -> Any:
     return api.client.post("/v1/sessions", json={"user_id": user_id, "password": password} | extra)
 
 
+def ask_for_email_change(
+    api: Api, person: dict[str, Any], new_email: str, headers: dict[str, str] | None = None
+) -> UUID:
+    """`person` asks (in a session of theirs, or a new one) to move to `new_email`; the id
+    of the pending change."""
+    headers = headers or bearer(sign_in(api, person["user_id"], person["password"]))
+    asked = api.client.post(
+        "/v1/me/email",
+        json={"current_password": person["password"], "new_email": new_email},
+        headers=headers,
+    )
+    assert asked.status_code == 202, asked.text
+    account = api.container.accounts.account(api.account_id(person["user_id"]))
+    assert account.pending_change is not None
+    return account.pending_change[0]
+
+
 def verified(api: Api, **changes: Any) -> dict[str, Any]:
     body = registration(**changes)
     assert api.client.post("/v1/accounts", json=body).status_code == 202

@@ -9,6 +9,7 @@ from infra.postgres import tokens
 from tests.integration.test_accounts_api import (
     Api,
     api,
+    ask_for_email_change,
     bearer,
     booking_of_domain,
     registration,
@@ -109,15 +110,7 @@ def test_an_email_change_is_confirmed_only_by_the_account_that_asked(api: Api) -
     other = verified(api, password="es teh manis dingin 42")
     other_session = bearer(sign_in(api, other["user_id"], other["password"]))
     new_email = f"baru-{uuid4().hex[:6]}@example.id"
-    asked = api.client.post(
-        "/v1/me/email",
-        json={"current_password": owner["password"], "new_email": new_email},
-        headers=headers,
-    )
-    assert asked.status_code == 202
-    account = api.container.accounts.account(api.account_id(owner["user_id"]))
-    assert account.pending_change is not None
-    change_id = str(account.pending_change[0])
+    change_id = str(ask_for_email_change(api, owner, new_email, headers))
     link = api.link(owner["user_id"], tokens.Purpose.CONFIRM_EMAIL_CHANGE, change_id)
     confirm = "/v1/email-changes/confirm"
 

@@ -10,6 +10,7 @@ from tests.e2e.people import page_form
 from tests.integration.test_accounts_api import (
     Api,
     api,
+    ask_for_email_change,
     bearer,
     registration,
     sign_in,
@@ -133,15 +134,7 @@ def test_a_new_address_is_confirmed_on_its_page_with_the_password(api: Api) -> N
     body = verified(api)
     headers = bearer(sign_in(api, body["user_id"], body["password"]))
     new_email = f"pindah-{uuid4().hex[:6]}@example.id"
-    asked = api.client.post(
-        "/v1/me/email",
-        json={"current_password": body["password"], "new_email": new_email},
-        headers=headers,
-    )
-    assert asked.status_code == 202
-    account = api.container.accounts.account(api.account_id(body["user_id"]))
-    assert account.pending_change is not None
-    change_id = str(account.pending_change[0])
+    change_id = str(ask_for_email_change(api, body, new_email, headers))
     link = api.link(body["user_id"], tokens.Purpose.CONFIRM_EMAIL_CHANGE, change_id)
 
     done = _post(api, "/confirm-email", {"token": link, "password": body["password"]})
@@ -155,15 +148,7 @@ def test_the_cancel_page_from_the_old_address_cancels_the_change_with_one_button
 ) -> None:
     victim = verified(api)
     headers = bearer(sign_in(api, victim["user_id"], victim["password"]))
-    asked = api.client.post(
-        "/v1/me/email",
-        json={"current_password": victim["password"], "new_email": f"x-{uuid4().hex[:8]}@ex.id"},
-        headers=headers,
-    )
-    assert asked.status_code == 202, asked.text
-    account = api.container.accounts.account(api.account_id(victim["user_id"]))
-    assert account.pending_change is not None
-    change_id = str(account.pending_change[0])
+    change_id = str(ask_for_email_change(api, victim, f"x-{uuid4().hex[:8]}@ex.id", headers))
     link = api.link(victim["user_id"], tokens.Purpose.CANCEL_EMAIL_CHANGE, change_id)
 
     shown = api.client.get("/cancel-email-change", params={"token": link})
@@ -174,6 +159,6 @@ def test_the_cancel_page_from_the_old_address_cancels_the_change_with_one_button
     assert shown.headers["content-security-policy"] == CSP
     assert (form.hidden, form.inputs) == ({"token": link}, []), "a button, nothing to type"
     assert done.status_code == 200, done.text
-    after = api.container.accounts.account(account.id)
+    after = api.container.accounts.account(api.account_id(victim["user_id"]))
     assert after.pending_change is None
     assert api.client.get("/v1/me", headers=headers).status_code == 401, "sessions ended"

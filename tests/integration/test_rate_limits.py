@@ -7,7 +7,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -19,6 +18,7 @@ from infra.postgres.device_keys import create_key
 from infra.runtime.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.integration.client_address import FromHeader, at
+from tests.integration.test_accounts_api import registration
 from tests.integration.test_api import booking_body
 from tests.support import run_at_once
 
@@ -51,17 +51,6 @@ def running(settings: Settings, **changes: Any) -> Iterator[Api]:
             yield Api(client, container)
     finally:
         container.close()
-
-
-def registration() -> dict[str, Any]:
-    user_id = f"sari-{uuid4().hex[:8]}"
-    return {
-        "user_id": user_id,
-        "email": f"{user_id}@example.id",
-        "password": "nasi goreng kambing 77",
-        "display_name": "Sari Dewi",
-        "phone": "081234567890",
-    }
 
 
 def claimed(api: Api) -> int:

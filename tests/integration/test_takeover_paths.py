@@ -21,6 +21,7 @@ from infra.postgres import tokens
 from infra.settings import Settings
 from tests.integration.test_accounts_api import (
     Api,
+    ask_for_email_change,
     bearer,
     booking_of_domain,
     registration,
@@ -49,19 +50,6 @@ def tracking(api: Api, settings: Settings) -> Iterator[None]:
 ATTACKER_ADDRESS = "mallory@evil.example"
 
 
-def _ask_for_email_change(api: Api, person: dict[str, Any], new_email: str) -> UUID:
-    headers = bearer(sign_in(api, person["user_id"], person["password"]))
-    asked = api.client.post(
-        "/v1/me/email",
-        json={"current_password": person["password"], "new_email": new_email},
-        headers=headers,
-    )
-    assert asked.status_code == 202, asked.text
-    account = api.container.accounts.account(api.account_id(person["user_id"]))
-    assert account.pending_change is not None
-    return account.pending_change[0]
-
-
 def _confirm_link(api: Api, person: dict[str, Any], change_id: UUID) -> str:
     return api.link(person["user_id"], tokens.Purpose.CONFIRM_EMAIL_CHANGE, str(change_id))
 
@@ -77,7 +65,7 @@ def _profile(api: Api, person: dict[str, Any], password: str | None = None) -> A
 
 def test_a_password_reset_cancels_a_pending_email_change(api: Api) -> None:
     victim = verified(api)
-    change_id = _ask_for_email_change(api, victim, ATTACKER_ADDRESS)  # the attacker knows it
+    change_id = ask_for_email_change(api, victim, ATTACKER_ADDRESS)  # the attacker knows it
     confirm = _confirm_link(api, victim, change_id)  # in the attacker's mailbox
 
     api.client.post("/v1/password-resets", json={"user_id": victim["user_id"]})
@@ -99,7 +87,7 @@ def test_a_password_reset_cancels_a_pending_email_change(api: Api) -> None:
 
 def test_a_password_change_cancels_a_pending_email_change(api: Api) -> None:
     victim = verified(api)
-    change_id = _ask_for_email_change(api, victim, ATTACKER_ADDRESS)
+    change_id = ask_for_email_change(api, victim, ATTACKER_ADDRESS)
     confirm = _confirm_link(api, victim, change_id)
     headers = bearer(sign_in(api, victim["user_id"], victim["password"]))
     new_password = "soto betawi hangat 31"
@@ -119,7 +107,7 @@ def test_a_password_change_cancels_a_pending_email_change(api: Api) -> None:
 
 def test_the_old_address_cancels_a_pending_change_and_signs_everyone_out(api: Api) -> None:
     victim = verified(api)
-    change_id = _ask_for_email_change(api, victim, ATTACKER_ADDRESS)
+    change_id = ask_for_email_change(api, victim, ATTACKER_ADDRESS)
     attacker_session = bearer(sign_in(api, victim["user_id"], victim["password"]))
     confirm = _confirm_link(api, victim, change_id)
 
@@ -140,14 +128,14 @@ def test_the_old_address_cancels_a_pending_change_and_signs_everyone_out(api: Ap
 
 def test_the_old_address_undoes_a_change_the_attacker_already_confirmed(api: Api) -> None:
     victim = verified(api)
-    change_id = _ask_for_email_change(api, victim, ATTACKER_ADDRESS)
+    change_id = ask_for_email_change(api, victim, ATTACKER_ADDRESS)
     cancel = _cancel_link(api, victim, change_id)  # in the notice to the old address
     confirm = _confirm_link(api, victim, change_id)
     proof = {"token": confirm, "password": victim["password"]}  # the attacker knows it
     assert api.client.post("/v1/email-changes/confirm", json=proof).status_code == 200
     attacker_session = bearer(sign_in(api, victim["user_id"], victim["password"]))
     assert api.client.get("/v1/me", headers=attacker_session).json()["email"] == ATTACKER_ADDRESS
-    second = _ask_for_email_change(api, victim, "mallory2@evil.example")
+    second = ask_for_email_change(api, victim, "mallory2@evil.example")
     _cancel_link(api, victim, second)  # a later notice, to the attacker: the first still works
 
     undone = api.client.post("/v1/email-changes/cancel", json={"token": cancel})
@@ -173,7 +161,7 @@ def test_the_old_address_undoes_a_change_the_attacker_already_confirmed(api: Api
 )
 def test_a_bad_cancel_link_is_refused_and_changes_nothing(api: Api, token: str, code: str) -> None:
     victim = verified(api)
-    _ask_for_email_change(api, victim, ATTACKER_ADDRESS)
+    ask_for_email_change(api, victim, ATTACKER_ADDRESS)
     refused = api.client.post("/v1/email-changes/cancel", json={"token": token})
     assert (refused.status_code, refused.json()["error"]["code"]) == (422, code)
     assert _profile(api, victim)["pending_email"] == ATTACKER_ADDRESS
@@ -322,7 +310,7 @@ def test_cancelling_kills_the_attackers_reset_link_and_still_sends_the_owner_one
     api: Api,
 ) -> None:
     victim = verified(api)
-    change_id = _ask_for_email_change(api, victim, ATTACKER_ADDRESS)
+    change_id = ask_for_email_change(api, victim, ATTACKER_ADDRESS)
     cancel = _cancel_link(api, victim, change_id)
     proof = {"token": _confirm_link(api, victim, change_id), "password": victim["password"]}
     assert api.client.post("/v1/email-changes/confirm", json=proof).status_code == 200
