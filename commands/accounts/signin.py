@@ -91,14 +91,11 @@ class SignIn:
                 if credential
                 else None
             )
-        verdict = self.throttle.begin(
-            account_key=user_key, client=client, device_key=device_key, now=now
+        verdict = self._begin(
+            (user_key, client, device_key),
+            now,
+            "Too many failed sign-ins; wait before trying again, or reset the password.",
         )
-        if not verdict.allowed:
-            raise TooManyAttempts(
-                "Too many failed sign-ins; wait before trying again, or reset the password.",
-                retry_after_s=verdict.retry_after_s or 60,
-            )
         return Attempt(user_key, client, credential, device_key, verdict)
 
     def finish(
@@ -142,6 +139,17 @@ class SignIn:
             credential.must_change_password,
             mfa_rules.required_for(credential.role) and not enrolled,
         )
+
+    def _begin(self, counted: tuple[str, str, str | None], now: datetime, refusal: str) -> Verdict:
+        """Count an attempt (`counted`: its account key, client and device) before anything
+        is checked; TooManyAttempts with `refusal` while its buckets are locked."""
+        account_key, client, device_key = counted
+        verdict = self.throttle.begin(
+            account_key=account_key, client=client, device_key=device_key, now=now
+        )
+        if not verdict.allowed:
+            raise TooManyAttempts(refusal, retry_after_s=verdict.retry_after_s or 60)
+        return verdict
 
     def _verify(
         self,
@@ -241,15 +249,8 @@ class SignIn:
             )
         if credential is None:
             raise wrong_credentials()
-        verdict = self.throttle.begin(
-            account_key=credential.user_key, client=client, device_key=device_key, now=now
-        )
-        if not verdict.allowed:
-            raise TooManyAttempts(
-                "Too many wrong passwords; wait before trying again.",
-                retry_after_s=verdict.retry_after_s or 60,
-            )
         counted = (credential.user_key, client, device_key)
+        self._begin(counted, now, "Too many wrong passwords; wait before trying again.")
         if not self._verify(credential.password_hash, password, counted, now):
             raise Unauthenticated("The password is wrong.", code="invalid_password")
         self.throttle.succeeded(
@@ -273,14 +274,9 @@ class SignIn:
             credential = credentials.by_account(conn, account_id)
         assert credential is not None  # reauthenticate refuses an account without one
         key = credential.user_key
-        verdict = self.throttle.begin(
-            account_key=key, client=client, device_key=device_key, now=now
+        self._begin(
+            (key, client, device_key), now, "Too many wrong codes; wait before trying again."
         )
-        if not verdict.allowed:
-            raise TooManyAttempts(
-                "Too many wrong codes; wait before trying again.",
-                retry_after_s=verdict.retry_after_s or 60,
-            )
         self.second_factor.disable(account_id, code, now)
         self.throttle.succeeded(account_key=key, client=client, device_key=device_key, now=now)
 
